@@ -1,0 +1,1 @@
+//! bedrock-emulator: a local Amazon Bedrock Runtime for offline runs and tests.

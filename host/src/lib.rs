@@ -1,0 +1,11 @@
+//! bedrock-embed: serve Amazon Bedrock embeddings through an OpenAI-compatible API.
+//!
+//! The host owns everything that touches the outside world (secrets, AWS credentials, the rate
+//! limiter, the signed InvokeModel call, HTTP). Each model family's wire format lives in a codec:
+//! a sandboxed WebAssembly component implementing `wit/codec.wit`.
+
+pub mod aws;
+pub mod codec;
+pub mod limiter;
+pub mod secrets;
+pub mod spicepod;
