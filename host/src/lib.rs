@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod codec;
+pub mod commands;
 pub mod limiter;
 pub mod secrets;
 pub mod spicepod;

@@ -1,1 +1,3 @@
 //! Shared harness for the end-to-end tests in this directory.
+
+pub mod codecs;

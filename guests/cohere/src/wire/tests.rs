@@ -1,0 +1,555 @@
+//! The Cohere wire format against the AWS documentation's request and response examples (both
+//! response shapes, 96-text batching), and every error path with its message.
+
+use super::*;
+use serde_json::{Value, json};
+
+const EN: &str = "cohere.embed-english-v3";
+const MULTI: &str = "cohere.embed-multilingual-v3";
+const V4: &str = "cohere.embed-v4:0";
+
+fn params(pairs: &[(&str, &str)]) -> Vec<Param> {
+    pairs.iter().map(|&(n, v)| Param::new(n, v)).collect()
+}
+
+fn texts(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn numbered(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("text {i}")).collect()
+}
+
+fn dims(n: u32) -> RequestOptions {
+    RequestOptions {
+        dimensions: Some(n),
+    }
+}
+
+const NONE: RequestOptions = RequestOptions { dimensions: None };
+
+fn body(model: &str, p: &[(&str, &str)], o: RequestOptions, inputs: &[&str]) -> Value {
+    let inv = encode(model, &params(p), o, &texts(inputs)).unwrap();
+    assert_eq!(inv.len(), 1);
+    assert_eq!(inv[0].input_count as usize, inputs.len());
+    serde_json::from_slice(&inv[0].body).unwrap()
+}
+
+fn invalid_param(msg: &str) -> CodecError {
+    CodecError::InvalidParam(msg.to_owned())
+}
+
+/// `n` vectors of `d` floats, vector `i` starting with `i`.
+fn vectors_json(n: usize, d: usize) -> String {
+    let v: Vec<Vec<f32>> = (0..n)
+        .map(|i| {
+            (0..d)
+                .map(|j| if j == 0 { i as f32 } else { 0.015625 })
+                .collect()
+        })
+        .collect();
+    serde_json::to_string(&v).unwrap()
+}
+
+// ---- info
+
+#[test]
+fn info_names_the_codec_prefix_and_params() {
+    let info = info();
+    assert_eq!(info.name, "cohere");
+    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(info.model_prefixes, vec!["cohere.embed-".to_owned()]);
+    let names: Vec<_> = info.params.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "input_type",
+            "truncate",
+            "output_dimension",
+            "dimensions",
+            "max_tokens"
+        ]
+    );
+    assert_eq!(
+        info.params[0].default_value.as_deref(),
+        Some("search_document")
+    );
+    assert_eq!(info.params[0].allowed, INPUT_TYPES);
+    assert_eq!(info.params[1].default_value.as_deref(), Some("NONE"));
+    assert_eq!(info.params[4].default_value, None);
+    assert!(info.params[4].allowed.is_empty());
+    assert!(info.params.iter().all(|p| !p.description.is_empty()));
+}
+
+// ---- models
+
+#[test]
+fn known_models() {
+    assert_eq!(Config::resolve(EN, &[], NONE).unwrap().model, Model::V3);
+    assert_eq!(Config::resolve(MULTI, &[], NONE).unwrap().model, Model::V3);
+    assert_eq!(Config::resolve(V4, &[], NONE).unwrap().model, Model::V4);
+}
+
+#[test]
+fn unknown_model_names_the_known_ones() {
+    assert_eq!(
+        check("cohere.embed-english-v2", &[]),
+        Err(CodecError::UnsupportedModel(
+            "the cohere codec does not know model \"cohere.embed-english-v2\"; it serves \
+             cohere.embed-english-v3, cohere.embed-multilingual-v3, cohere.embed-v4:0"
+                .into()
+        ))
+    );
+}
+
+#[test]
+fn plain_embed_v4_names_the_versioned_id() {
+    let err = check("cohere.embed-v4", &[]).unwrap_err();
+    assert!(matches!(err, CodecError::UnsupportedModel(_)));
+    assert!(
+        err.message().contains("did you mean cohere.embed-v4:0?"),
+        "{err}"
+    );
+}
+
+// ---- bodies (AWS doc request examples)
+
+#[test]
+fn v3_body_always_sends_input_type_and_truncate() {
+    for model in [EN, MULTI] {
+        assert_eq!(
+            body(model, &[], NONE, &["Hello", "world"]),
+            json!({"texts": ["Hello", "world"], "input_type": "search_document", "truncate": "NONE"})
+        );
+    }
+}
+
+#[test]
+fn v3_body_for_every_input_type_and_truncate() {
+    for input_type in INPUT_TYPES {
+        for truncate in V3_TRUNCATE {
+            assert_eq!(
+                body(
+                    EN,
+                    &[("input_type", input_type), ("truncate", truncate)],
+                    NONE,
+                    &["x"]
+                ),
+                json!({"texts": ["x"], "input_type": input_type, "truncate": truncate})
+            );
+        }
+    }
+}
+
+#[test]
+fn values_are_matched_in_any_case_and_sent_canonically() {
+    let b = body(
+        MULTI,
+        &[("input_type", "Search_Query"), ("truncate", "end")],
+        NONE,
+        &["x"],
+    );
+    assert_eq!(b["input_type"], "search_query");
+    assert_eq!(b["truncate"], "END");
+}
+
+#[test]
+fn v3_accepts_its_fixed_size_and_sends_no_dimension() {
+    let b = body(EN, &[("output_dimension", "1024")], dims(1024), &["x"]);
+    assert_eq!(
+        b,
+        json!({"texts": ["x"], "input_type": "search_document", "truncate": "NONE"})
+    );
+}
+
+#[test]
+fn v4_body_is_exactly_the_documented_fields_in_order() {
+    let inv = encode(V4, &[], NONE, &texts(&["hi"])).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&inv[0].body).unwrap(),
+        r#"{"texts":["hi"],"input_type":"search_document","truncate":"NONE","output_dimension":1536,"embedding_types":["float"]}"#
+    );
+}
+
+#[test]
+fn v4_body_for_every_dimension_truncate_and_max_tokens() {
+    for d in V4_DIMENSIONS {
+        for truncate in V4_TRUNCATE {
+            let d = d.to_string();
+            assert_eq!(
+                body(
+                    V4,
+                    &[
+                        ("output_dimension", &d),
+                        ("truncate", truncate),
+                        ("input_type", "clustering")
+                    ],
+                    NONE,
+                    &["x"]
+                ),
+                json!({"texts": ["x"], "input_type": "clustering", "truncate": truncate,
+                       "output_dimension": d.parse::<u32>().unwrap(), "embedding_types": ["float"]})
+            );
+        }
+    }
+    assert_eq!(
+        body(V4, &[("max_tokens", "512")], NONE, &["x"]),
+        json!({"texts": ["x"], "input_type": "search_document", "truncate": "NONE",
+               "output_dimension": 1536, "max_tokens": 512, "embedding_types": ["float"]})
+    );
+}
+
+#[test]
+fn dimensions_is_an_alias_of_output_dimension() {
+    assert_eq!(
+        body(V4, &[("dimensions", "256")], NONE, &["x"])["output_dimension"],
+        256
+    );
+    assert_eq!(
+        body(
+            V4,
+            &[("dimensions", "256"), ("output_dimension", "256")],
+            NONE,
+            &["x"]
+        )["output_dimension"],
+        256
+    );
+    assert_eq!(
+        check(
+            V4,
+            &params(&[("output_dimension", "512"), ("dimensions", "256")])
+        ),
+        Err(invalid_param(
+            "params \"output_dimension\" (512) and \"dimensions\" (256) of cohere.embed-v4:0 \
+             disagree: \"dimensions\" is an alias of \"output_dimension\"; give one"
+        ))
+    );
+}
+
+#[test]
+fn request_dimensions_override_the_params() {
+    assert_eq!(
+        body(V4, &[("output_dimension", "512")], dims(1024), &["x"])["output_dimension"],
+        1024
+    );
+    assert_eq!(body(V4, &[], dims(256), &["x"])["output_dimension"], 256);
+}
+
+#[test]
+fn batches_of_96_in_order() {
+    for (n, sizes) in [
+        (1, vec![1]),
+        (96, vec![96]),
+        (97, vec![96, 1]),
+        (200, vec![96, 96, 8]),
+    ] {
+        let inputs = numbered(n);
+        for model in [EN, V4] {
+            let inv = encode(model, &[], NONE, &inputs).unwrap();
+            let counts: Vec<usize> = inv.iter().map(|i| i.input_count as usize).collect();
+            assert_eq!(counts, sizes, "{model}, {n} texts");
+            let sent: Vec<String> = inv
+                .iter()
+                .flat_map(|i| {
+                    let b: Value = serde_json::from_slice(&i.body).unwrap();
+                    let texts = b["texts"].as_array().unwrap().clone();
+                    assert_eq!(texts.len(), i.input_count as usize);
+                    texts.into_iter().map(|t| t.as_str().unwrap().to_owned())
+                })
+                .collect();
+            assert_eq!(sent, inputs, "{model}, {n} texts");
+        }
+    }
+}
+
+// ---- param errors
+
+#[test]
+fn bad_input_type() {
+    assert_eq!(
+        check(EN, &params(&[("input_type", "image")])),
+        Err(invalid_param(
+            "invalid value \"image\" for param \"input_type\" of cohere.embed-english-v3: \
+             allowed values are search_document, search_query, classification, clustering"
+        ))
+    );
+}
+
+#[test]
+fn truncate_values_are_per_version() {
+    assert_eq!(
+        check(EN, &params(&[("truncate", "LEFT")])),
+        Err(invalid_param(
+            "invalid value \"LEFT\" for param \"truncate\" of cohere.embed-english-v3: \
+             allowed values are NONE, START, END"
+        ))
+    );
+    assert_eq!(
+        check(V4, &params(&[("truncate", "END")])),
+        Err(invalid_param(
+            "invalid value \"END\" for param \"truncate\" of cohere.embed-v4:0: allowed \
+             values are NONE, LEFT, RIGHT"
+        ))
+    );
+}
+
+#[test]
+fn bad_v4_dimensions() {
+    assert_eq!(
+        check(V4, &params(&[("output_dimension", "300")])),
+        Err(invalid_param(
+            "invalid value \"300\" for param \"output_dimension\" of cohere.embed-v4:0: \
+             allowed values are 256, 512, 1024, 1536"
+        ))
+    );
+    assert_eq!(
+        check(V4, &params(&[("dimensions", "768")])),
+        Err(invalid_param(
+            "invalid value \"768\" for param \"dimensions\" of cohere.embed-v4:0: allowed \
+             values are 256, 512, 1024, 1536"
+        ))
+    );
+    assert_eq!(
+        encode(V4, &[], dims(2048), &texts(&["x"])),
+        Err(invalid_param(
+            "invalid value \"2048\" for request option \"dimensions\" of cohere.embed-v4:0: \
+             allowed values are 256, 512, 1024, 1536"
+        ))
+    );
+}
+
+#[test]
+fn v3_size_is_fixed() {
+    assert_eq!(
+        check(MULTI, &params(&[("output_dimension", "512")])),
+        Err(invalid_param(
+            "invalid value \"512\" for param \"output_dimension\" of \
+             cohere.embed-multilingual-v3: its vectors have a fixed size; allowed values are 1024"
+        ))
+    );
+    assert_eq!(
+        encode(EN, &[], dims(256), &texts(&["x"])),
+        Err(invalid_param(
+            "invalid value \"256\" for request option \"dimensions\" of \
+             cohere.embed-english-v3: its vectors have a fixed size; allowed values are 1024"
+        ))
+    );
+}
+
+#[test]
+fn max_tokens() {
+    assert_eq!(check(V4, &params(&[("max_tokens", "128000")])), Ok(()));
+    for bad in ["0", "128001", "-5", "many"] {
+        assert_eq!(
+            check(V4, &params(&[("max_tokens", bad)])),
+            Err(invalid_param(&format!(
+                "invalid value \"{bad}\" for param \"max_tokens\" of cohere.embed-v4:0: \
+                 allowed values are whole numbers from 1 to 128000"
+            )))
+        );
+    }
+    assert_eq!(
+        check(EN, &params(&[("max_tokens", "512")])),
+        Err(invalid_param(
+            "param \"max_tokens\" (value \"512\") is not supported by cohere.embed-english-v3: \
+             only cohere.embed-v4:0 takes it (v3 texts are at most 2,048 characters); remove it"
+        ))
+    );
+}
+
+#[test]
+fn unknown_params_are_left_to_the_host() {
+    assert_eq!(
+        check(
+            V4,
+            &params(&[("embedding_types", "int8"), ("inputType", "x")])
+        ),
+        Ok(())
+    );
+}
+
+// ---- input errors
+
+#[test]
+fn empty_inputs_are_invalid() {
+    assert_eq!(
+        encode(V4, &[], NONE, &[]),
+        Err(CodecError::InvalidInput(
+            "no input: cohere.embed-v4:0 needs at least one text".into()
+        ))
+    );
+    let mut inputs = numbered(150);
+    inputs[120] = String::new();
+    assert_eq!(
+        encode(EN, &[], NONE, &inputs),
+        Err(CodecError::InvalidInput(
+            "input 120 is an empty string: cohere.embed-english-v3 needs non-empty text".into()
+        ))
+    );
+}
+
+#[test]
+fn v3_texts_are_at_most_2048_characters_whatever_truncate_says() {
+    let ok = "ü".repeat(V3_MAX_CHARS);
+    let long = "a".repeat(V3_MAX_CHARS + 1);
+    assert!(encode(EN, &[], NONE, &[ok]).is_ok());
+    for truncate in V3_TRUNCATE {
+        assert_eq!(
+            encode(
+                EN,
+                &params(&[("truncate", truncate)]),
+                NONE,
+                &["a".into(), long.clone()]
+            ),
+            Err(CodecError::InvalidInput(
+                "input 1 is 2049 characters long: cohere.embed-english-v3 accepts at most \
+                 2048 characters per text"
+                    .into()
+            ))
+        );
+    }
+    // v4 documents no character limit.
+    assert!(encode(V4, &[], NONE, &[long]).is_ok());
+}
+
+// ---- decode (AWS doc response examples, both shapes)
+
+#[test]
+fn decodes_the_list_shape() {
+    let body = format!(
+        r#"{{"id": "3a5e2c1b", "embeddings": {}, "response_type": "embeddings_floats",
+             "texts": ["hello", "world"]}}"#,
+        vectors_json(2, 1024)
+    );
+    let got = decode(EN, &[], NONE, body.as_bytes(), 2).unwrap();
+    assert_eq!(got.vectors.len(), 2);
+    assert_eq!(got.vectors[1][0], 1.0);
+    assert_eq!(got.vectors[1][1], 0.015625);
+    assert_eq!(got.input_tokens, None);
+}
+
+#[test]
+fn decodes_the_by_type_shape_taking_float() {
+    let body = format!(
+        r#"{{"id": "x", "embeddings": {{"int8": [[1, 2], [3, 4]], "float": {}, "ubinary": [[0]]}},
+             "response_type": "embeddings_by_type", "texts": ["a", "b"]}}"#,
+        vectors_json(2, 256)
+    );
+    let got = decode(V4, &[], dims(256), body.as_bytes(), 2).unwrap();
+    assert_eq!(got.vectors.len(), 2);
+    assert_eq!(got.vectors[0].len(), 256);
+    assert_eq!(got.vectors[1][0], 1.0);
+}
+
+#[test]
+fn v4_in_the_list_shape_as_the_docs_show() {
+    let body = format!(r#"{{"embeddings": {}}}"#, vectors_json(3, 1536));
+    assert_eq!(
+        decode(V4, &[], NONE, body.as_bytes(), 3)
+            .unwrap()
+            .vectors
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn a_full_96_by_1536_response_keeps_order() {
+    let body = format!(
+        r#"{{"embeddings": {{"float": {}}}, "texts": {}}}"#,
+        vectors_json(96, 1536),
+        serde_json::to_string(&numbered(96)).unwrap()
+    );
+    assert!(body.len() > 1_000_000);
+    let got = decode(V4, &[], NONE, body.as_bytes(), 96).unwrap();
+    assert_eq!(got.vectors.len(), 96);
+    for (i, v) in got.vectors.iter().enumerate() {
+        assert_eq!(v[0], i as f32);
+        assert_eq!(v.len(), 1536);
+    }
+}
+
+#[test]
+fn by_type_without_float_is_a_bad_response() {
+    let err = decode(V4, &[], NONE, br#"{"embeddings": {"int8": [[1]]}}"#, 1).unwrap_err();
+    let CodecError::BadResponse(msg) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        msg.contains("the embeddings by type have no \"float\" list (types: int8)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_vector_count_other_than_the_input_count_is_a_bad_response() {
+    let body = format!(r#"{{"embeddings": {}}}"#, vectors_json(95, 1024));
+    assert_eq!(
+        decode(EN, &[], NONE, body.as_bytes(), 96),
+        Err(CodecError::BadResponse(
+            "cohere.embed-english-v3 returned 95 vectors for 96 inputs".into()
+        ))
+    );
+}
+
+#[test]
+fn vectors_of_unequal_or_wrong_size_are_a_bad_response() {
+    let body = br#"{"embeddings": {"float": [[0.1, 0.2], [0.1]]}}"#;
+    let err = decode(V4, &[], dims(256), body, 2).unwrap_err();
+    assert!(matches!(err, CodecError::BadResponse(_)), "{err:?}");
+    let body = format!(r#"{{"embeddings": {}}}"#, vectors_json(1, 1536));
+    assert_eq!(
+        decode(V4, &[], dims(512), body.as_bytes(), 1),
+        Err(CodecError::BadResponse(
+            "cohere.embed-v4:0 returned a vector of 1536 dimensions at position 0; 512 were \
+             asked for"
+                .into()
+        ))
+    );
+}
+
+#[test]
+fn non_numbers_are_a_bad_response() {
+    for body in [
+        &br#"{"embeddings": [[0.1, "0.2"]]}"#[..],
+        br#"{"embeddings": [[0.1, null]]}"#,
+        br#"{"embeddings": [0.1, 0.2]}"#,
+        br#"{"embeddings": "float"}"#,
+        br#"{"embeddings": null}"#,
+    ] {
+        let err = decode(EN, &[], NONE, body, 1).unwrap_err();
+        assert!(
+            matches!(&err, CodecError::BadResponse(m) if m.starts_with("cannot read the cohere.embed-english-v3 response: ")),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn invalid_json_and_missing_embeddings_are_bad_responses_with_an_excerpt() {
+    let body = format!("{{\"embeddings\": [[0.1, {}", "0.2, ".repeat(2000));
+    let err = decode(EN, &[], NONE, body.as_bytes(), 1).unwrap_err();
+    let CodecError::BadResponse(msg) = &err else {
+        panic!("{err:?}")
+    };
+    let excerpt = msg.split("body starts: ").nth(1).unwrap();
+    assert!(excerpt.starts_with("{\"embeddings\": [[0.1, 0.2"), "{msg}");
+    assert!(excerpt.chars().count() <= codec_kit::EXCERPT_CHARS);
+
+    let err = decode(
+        EN,
+        &[],
+        NONE,
+        br#"{"message": "Malformed input request"}"#,
+        1,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        CodecError::BadResponse(
+            "cannot read the cohere.embed-english-v3 response: missing field `embeddings` at \
+             line 1 column 38; body starts: {\"message\": \"Malformed input request\"}"
+                .into()
+        )
+    );
+}

@@ -1,0 +1,268 @@
+//! The Titan embedding models' InvokeModel wire format, in plain Rust (no bindings).
+//!
+//! From the AWS model-parameter pages (see shared BEDROCK-WIRE.md):
+//! - `amazon.titan-embed-text-v1` (alias `amazon.titan-embed-g1-text-02`): `{"inputText"}` only;
+//!   1,536 dimensions, fixed.
+//! - `amazon.titan-embed-text-v2:0`: `{"inputText", "dimensions": 1024 | 512 | 256,
+//!   "normalize": bool}`; one text per call, at most 50,000 characters.
+//! - `amazon.titan-embed-image-v1`, text input: `{"inputText", "embeddingConfig":
+//!   {"outputEmbeddingLength": 256 | 384 | 1024}}`.
+//!
+//! Every model embeds one text per call, so `encode` returns one invocation per input.
+//! Responses: `{"embedding": [floats], "inputTextTokenCount": n}`, plus `embeddingsByType`
+//! (v2) or `message` (image), which are read only when `embedding` is missing.
+
+use codec_kit::{
+    CodecError, CodecInfo, Embeddings, Invocation, Origin, Param, ParamSpec, RequestOptions,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+pub const NAME: &str = "titan";
+pub const MODEL_PREFIXES: &[&str] = &["amazon.titan-embed-"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    TextV1,
+    TextV2,
+    ImageV1,
+}
+
+/// The documented ids; each also matches its `:`-suffixed variants (see `codec_kit::find_model`).
+const KNOWN: &[(&str, Model)] = &[
+    ("amazon.titan-embed-text-v1", Model::TextV1),
+    ("amazon.titan-embed-g1-text-02", Model::TextV1),
+    ("amazon.titan-embed-text-v2:0", Model::TextV2),
+    ("amazon.titan-embed-image-v1", Model::ImageV1),
+];
+
+pub const V1_DIMENSIONS: u32 = 1536;
+/// In the order the AWS page lists them; 1024 is the default.
+pub const V2_DIMENSIONS: &[u32] = &[1024, 512, 256];
+pub const IMAGE_DIMENSIONS: &[u32] = &[256, 384, 1024];
+pub const DEFAULT_DIMENSIONS: u32 = 1024;
+/// Documented for v2 only ("8,192 tokens or 50,000 characters"). v1 (8,192 tokens) and the
+/// image model (256 tokens) document token limits alone, which only Bedrock can count: their
+/// texts go through and an over-long one comes back as Bedrock's ValidationException (a 400).
+pub const V2_MAX_CHARS: usize = 50_000;
+
+pub const PARAM_DIMENSIONS: &str = "dimensions";
+pub const PARAM_NORMALIZE: &str = "normalize";
+
+pub fn info() -> CodecInfo {
+    CodecInfo {
+        name: NAME.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        model_prefixes: MODEL_PREFIXES.iter().map(|&p| p.to_owned()).collect(),
+        params: vec![
+            ParamSpec::new(
+                PARAM_DIMENSIONS,
+                "Size of the vectors. amazon.titan-embed-text-v2:0: 1024 (default), 512 or 256, \
+                 sent as `dimensions`. amazon.titan-embed-image-v1: 256, 384 or 1024 (default), \
+                 sent as `embeddingConfig.outputEmbeddingLength`. amazon.titan-embed-text-v1: \
+                 fixed at 1536 (only 1536 is accepted). A request's `dimensions` overrides it.",
+                Some("1024"),
+                &["256", "384", "512", "1024", "1536"],
+            ),
+            ParamSpec::new(
+                PARAM_NORMALIZE,
+                "amazon.titan-embed-text-v2:0 only: whether the model normalizes the vectors \
+                 (true or false, any case). Always sent explicitly.",
+                Some("true"),
+                &["true", "false"],
+            ),
+        ],
+    }
+}
+
+/// Everything a call needs, resolved from the model id, the params and the request options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config<'a> {
+    pub model_id: &'a str,
+    pub model: Model,
+    pub dimensions: u32,
+    /// `Some` for v2 only.
+    pub normalize: Option<bool>,
+}
+
+impl<'a> Config<'a> {
+    pub fn resolve(
+        model_id: &'a str,
+        params: &[Param],
+        options: RequestOptions,
+    ) -> Result<Self, CodecError> {
+        let model = codec_kit::find_model(NAME, model_id, KNOWN)?;
+        let dimensions = |origin, value: &str| match model {
+            Model::TextV1 => {
+                codec_kit::fixed_number(origin, PARAM_DIMENSIONS, value, model_id, V1_DIMENSIONS)
+            }
+            Model::TextV2 => {
+                codec_kit::number_in(origin, PARAM_DIMENSIONS, value, model_id, V2_DIMENSIONS)
+            }
+            Model::ImageV1 => {
+                codec_kit::number_in(origin, PARAM_DIMENSIONS, value, model_id, IMAGE_DIMENSIONS)
+            }
+        };
+        let from_param = match codec_kit::param(params, PARAM_DIMENSIONS) {
+            Some(value) => Some(dimensions(Origin::Param, value)?),
+            None => None,
+        };
+        let from_request = match options.dimensions {
+            Some(n) => Some(dimensions(Origin::RequestOption, &n.to_string())?),
+            None => None,
+        };
+        let default = match model {
+            Model::TextV1 => V1_DIMENSIONS,
+            Model::TextV2 | Model::ImageV1 => DEFAULT_DIMENSIONS,
+        };
+        let normalize = match model {
+            Model::TextV2 => Some(codec_kit::boolean(params, PARAM_NORMALIZE, model_id, true)?),
+            Model::TextV1 | Model::ImageV1 => {
+                if let Some(value) = codec_kit::param(params, PARAM_NORMALIZE) {
+                    return Err(codec_kit::not_supported(
+                        PARAM_NORMALIZE,
+                        value,
+                        model_id,
+                        "its request body has no normalize field (only amazon.titan-embed-text-v2:0 takes it)",
+                    ));
+                }
+                None
+            }
+        };
+        Ok(Self {
+            model_id,
+            model,
+            dimensions: from_request.or(from_param).unwrap_or(default),
+            normalize,
+        })
+    }
+
+    /// The characters a text may have, where the model documents a limit.
+    fn max_chars(&self) -> Option<usize> {
+        (self.model == Model::TextV2).then_some(V2_MAX_CHARS)
+    }
+
+    /// The InvokeModel body for one text.
+    pub fn body(&self, text: &str) -> Vec<u8> {
+        let body = match self.model {
+            Model::TextV1 => Body {
+                input_text: text,
+                dimensions: None,
+                normalize: None,
+                embedding_config: None,
+            },
+            Model::TextV2 => Body {
+                input_text: text,
+                dimensions: Some(self.dimensions),
+                normalize: self.normalize,
+                embedding_config: None,
+            },
+            Model::ImageV1 => Body {
+                input_text: text,
+                dimensions: None,
+                normalize: None,
+                embedding_config: Some(EmbeddingConfig {
+                    output_embedding_length: self.dimensions,
+                }),
+            },
+        };
+        serde_json::to_vec(&body).expect("a struct of strings and numbers serializes")
+    }
+}
+
+/// `embeddingTypes` is left out of the v2 body on purpose: `embedding`, the field read back,
+/// is documented as always float whatever `embeddingTypes` says, and its default, `["float"]`,
+/// is what we would send; leaving it out keeps the body to the fields that change the result.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    input_text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dimensions: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    normalize: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embedding_config: Option<EmbeddingConfig>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EmbeddingConfig {
+    output_embedding_length: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Response<'a> {
+    #[serde(default)]
+    embedding: Option<Vec<f32>>,
+    #[serde(default)]
+    input_text_token_count: Option<u32>,
+    /// Kept raw: parsed only when `embedding` is missing, so the float vector that v2 repeats
+    /// here is not parsed twice.
+    #[serde(default, borrow)]
+    embeddings_by_type: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ByType {
+    #[serde(default)]
+    float: Option<Vec<f32>>,
+}
+
+pub fn check(model_id: &str, params: &[Param]) -> Result<(), CodecError> {
+    Config::resolve(model_id, params, RequestOptions::default()).map(|_| ())
+}
+
+pub fn encode(
+    model_id: &str,
+    params: &[Param],
+    options: RequestOptions,
+    inputs: &[String],
+) -> Result<Vec<Invocation>, CodecError> {
+    let config = Config::resolve(model_id, params, options)?;
+    codec_kit::check_inputs(model_id, inputs, config.max_chars())?;
+    Ok(inputs
+        .iter()
+        .map(|text| Invocation {
+            body: config.body(text),
+            input_count: 1,
+        })
+        .collect())
+}
+
+pub fn decode(
+    model_id: &str,
+    params: &[Param],
+    options: RequestOptions,
+    body: &[u8],
+    input_count: u32,
+) -> Result<Embeddings, CodecError> {
+    let config = Config::resolve(model_id, params, options)?;
+    let response: Response<'_> =
+        serde_json::from_slice(body).map_err(|e| codec_kit::unreadable(model_id, e, body))?;
+    let embedding = match (response.embedding, response.embeddings_by_type) {
+        (Some(embedding), _) => embedding,
+        (None, Some(raw)) => serde_json::from_str::<ByType>(raw.get())
+            .map_err(|e| codec_kit::unreadable(model_id, e, body))?
+            .float
+            .ok_or_else(|| no_embedding(model_id, body))?,
+        (None, None) => return Err(no_embedding(model_id, body)),
+    };
+    let vectors = vec![embedding];
+    codec_kit::check_vectors(model_id, &vectors, input_count, config.dimensions)?;
+    Ok(Embeddings {
+        vectors,
+        input_tokens: response.input_text_token_count,
+    })
+}
+
+fn no_embedding(model_id: &str, body: &[u8]) -> CodecError {
+    CodecError::BadResponse(format!(
+        "the {model_id} response has no \"embedding\"; body starts: {}",
+        codec_kit::excerpt(body)
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,236 @@
+//! The sandbox codecs run in: one engine, WASI p2 with an empty context, a memory cap and a
+//! CPU deadline per call, and a fresh store (so a fresh instance) for every call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder, Trap,
+};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// Limits the host enforces on every codec call.
+#[derive(Debug, Clone, Copy)]
+pub struct SandboxLimits {
+    /// Linear memory a codec instance may grow to.
+    pub memory_bytes: usize,
+    /// CPU time one call may take before it is interrupted.
+    pub call_timeout: Duration,
+    /// Bytes of stdout+stderr kept per call (the rest is dropped; the guest sees a closed stream).
+    pub output_bytes: usize,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 64 << 20,
+            call_timeout: Duration::from_secs(2),
+            output_bytes: 16 << 10,
+        }
+    }
+}
+
+/// How often the epoch ticks; deadlines are whole ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Codec instances the pooling allocator keeps slots for (tokio's blocking pool runs at most
+/// 512 calls at once).
+const POOLED_INSTANCES: u32 = 1000;
+
+/// Per-call store data: an empty WASI context and the limits.
+pub struct SandboxState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for SandboxState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The engine and linker all codecs share.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<SandboxState>,
+    limits: SandboxLimits,
+    pooling: bool,
+}
+
+impl Sandbox {
+    pub fn new(limits: SandboxLimits) -> anyhow::Result<Self> {
+        let (engine, pooling) = match Engine::new(&engine_config(&limits, true)) {
+            Ok(engine) => (engine, true),
+            Err(err) => {
+                // Pooling reserves address space up front; some machines (ulimit -v, small
+                // vm.max_map_count) refuse that. On-demand allocation works everywhere.
+                tracing::warn!(
+                    "pooling allocator unavailable ({err:#}); using on-demand instance allocation"
+                );
+                (
+                    Engine::new(&engine_config(&limits, false)).map_err(anyhow::Error::from)?,
+                    false,
+                )
+            }
+        };
+        let mut linker = Linker::new(&engine);
+        // Rust std guests import wasi:cli/io even when the world imports nothing. Linking WASI
+        // is safe because the context is empty: no preopens, no env, no args, sockets denied.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking WASI p2")?;
+        start_epoch_ticker(&engine);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                limits,
+                pooling,
+            }),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub fn linker(&self) -> &Linker<SandboxState> {
+        &self.inner.linker
+    }
+
+    pub fn limits(&self) -> SandboxLimits {
+        self.inner.limits
+    }
+
+    /// Whether the pooling allocator is in use (reported in logs and benchmarks).
+    pub fn pooling(&self) -> bool {
+        self.inner.pooling
+    }
+
+    pub fn compile(&self, bytes: &[u8]) -> anyhow::Result<Component> {
+        Component::new(&self.inner.engine, bytes).map_err(anyhow::Error::from)
+    }
+
+    /// A store for one call, with its output pipe. The deadline is set here, right before the
+    /// call: a store with epochs on and no deadline would trap at once.
+    pub fn new_store(&self) -> (Store<SandboxState>, MemoryOutputPipe) {
+        let limits = &self.inner.limits;
+        let output = MemoryOutputPipe::new(limits.output_bytes);
+        // WasiCtxBuilder::new() grants nothing: no preopened dirs, no env, no args, no
+        // network (every socket address is denied, name lookup is off).
+        let wasi = WasiCtxBuilder::new()
+            .stdout(output.clone())
+            .stderr(output.clone())
+            .build();
+        let state = SandboxState {
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+        };
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
+        store.epoch_deadline_trap();
+        (store, output)
+    }
+
+    /// Turns a trap into a sentence a user can act on, with the guest's own output (a panic
+    /// message, usually) appended.
+    pub fn describe_trap(&self, err: &wasmtime::Error, output: &[u8]) -> String {
+        let limits = &self.inner.limits;
+        let mut reason = match err.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => format!(
+                "it ran past its time limit of {} ms and was stopped",
+                limits.call_timeout.as_millis()
+            ),
+            Some(Trap::StackOverflow) => "it overflowed its stack".to_string(),
+            Some(Trap::UnreachableCodeReached) => {
+                "it trapped (unreachable; a Rust guest does this when it panics)".to_string()
+            }
+            Some(trap) => format!("it trapped: {trap}"),
+            None => {
+                let text = format!("{err:#}");
+                if text.contains("growing memory") || text.contains("memory minimum size") {
+                    format!(
+                        "it tried to use more than its memory limit of {} MiB",
+                        limits.memory_bytes >> 20
+                    )
+                } else {
+                    text
+                }
+            }
+        };
+        let output = String::from_utf8_lossy(output);
+        let output = output.trim();
+        if !output.is_empty() {
+            reason.push_str("; its output: ");
+            reason.push_str(&truncate(output, 1000));
+        }
+        reason
+    }
+}
+
+fn engine_config(limits: &SandboxLimits, pooling: bool) -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    if pooling {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(POOLED_INSTANCES)
+            // A wasip2 Rust component is a handful of core instances (the code, the WASI
+            // adapter, shims) with one or two memories and tables.
+            .max_core_instances_per_component(16)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            .total_core_instances(POOLED_INSTANCES * 8)
+            .total_memories(POOLED_INSTANCES * 2)
+            .total_tables(POOLED_INSTANCES * 4)
+            .max_memory_size(limits.memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+fn deadline_ticks(timeout: Duration) -> u64 {
+    (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+}
+
+/// Advances the engine's epoch every tick for as long as the engine lives.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("codec-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &s[..end], s.len() - end)
+}

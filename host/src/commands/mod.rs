@@ -1,0 +1,13 @@
+//! The bodies of the CLI subcommands (main.rs only parses arguments).
+
+pub mod codecs;
+
+use std::path::{Path, PathBuf};
+
+/// `--codecs DIR` if given, else `./codecs` when it exists.
+pub fn codecs_dir(flag: Option<&Path>) -> Option<PathBuf> {
+    match flag {
+        Some(dir) => Some(dir.to_path_buf()),
+        None => Some(PathBuf::from("codecs")).filter(|d| d.is_dir()),
+    }
+}
