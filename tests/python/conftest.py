@@ -1,0 +1,181 @@
+"""Shared pytest fixtures: start project binaries on 127.0.0.1 and stop exactly those processes.
+
+The emulator fixture runs ``target/debug/bedrock-emulator --listen 127.0.0.1:0`` (override the
+path with ``BEDROCK_EMULATOR_BIN``), reads its ``bedrock-emulator listening on http://...`` line
+and terminates that PID at the end. ``start_listening_binary`` is generic so other binaries that
+print a "listening on URL" line (the host) can get fixtures the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+LISTENING_RE = re.compile(r"listening on (http://\S+)")
+
+EMULATOR_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+EMULATOR_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+EMULATOR_API_KEY = "emulator-test-api-key"
+EMULATOR_EXPIRED_TOKEN = "emulator-expired-session-token"
+
+
+def emulator_bin() -> str:
+    return os.environ.get("BEDROCK_EMULATOR_BIN", str(REPO_ROOT / "target" / "debug" / "bedrock-emulator"))
+
+
+@dataclass
+class RunningBinary:
+    """A started process and the URL it announced."""
+
+    proc: subprocess.Popen
+    url: str
+    stderr_path: str
+    argv: list[str] = field(default_factory=list)
+
+    def stderr(self) -> str:
+        try:
+            return pathlib.Path(self.stderr_path).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM this PID (only), then SIGKILL it if it does not exit in time."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=timeout)
+        try:
+            os.unlink(self.stderr_path)
+        except OSError:
+            pass
+        return self.proc.returncode
+
+
+def start_listening_binary(
+    argv: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    pattern: re.Pattern[str] = LISTENING_RE,
+) -> RunningBinary:
+    """Starts ``argv`` and waits (bounded) for a stdout line matching ``pattern``."""
+    if not os.path.exists(argv[0]):
+        pytest.skip(f"{argv[0]} not built (run cargo build first)")
+    err = tempfile.NamedTemporaryFile(prefix="pytest-bin-", suffix=".stderr", delete=False)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=err,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        text=True,
+    )
+    err.close()
+    found: dict[str, str] = {}
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            m = pattern.search(line)
+            if m:
+                found["url"] = m.group(1)
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if "url" not in found:
+        running = RunningBinary(proc, "", err.name, argv)
+        stderr = running.stderr()
+        running.stop()
+        raise RuntimeError(f"{argv[0]} did not print a listening line within {timeout}s; stderr:\n{stderr}")
+    return RunningBinary(proc, found["url"], err.name, argv)
+
+
+class EmulatorHandle:
+    """A running bedrock-emulator with its control endpoints."""
+
+    def __init__(self, running: RunningBinary):
+        self.running = running
+        self.url = running.url
+        self.access_key_id = EMULATOR_ACCESS_KEY_ID
+        self.secret_access_key = EMULATOR_SECRET_ACCESS_KEY
+        self.api_key = EMULATOR_API_KEY
+        self.expired_session_token = EMULATOR_EXPIRED_TOKEN
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def stats(self) -> dict:
+        return self._call("GET", "/_emulator/stats")
+
+    def requests(self) -> list[dict]:
+        return self._call("GET", "/_emulator/requests")
+
+    def reset(self) -> None:
+        self._call("POST", "/_emulator/reset")
+
+    def set_faults(self, default: dict | None = None, models: dict | None = None) -> None:
+        self._call("PUT", "/_emulator/faults", {"default": default or {}, "models": models or {}})
+
+    def boto3_client(self, **overrides: Any):
+        import boto3
+        from botocore.config import Config
+
+        kwargs: dict[str, Any] = dict(
+            region_name="us-east-1",
+            endpoint_url=self.url,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            aws_session_token=None,
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+        )
+        kwargs.update(overrides)
+        return boto3.client("bedrock-runtime", **kwargs)
+
+
+@pytest.fixture(scope="session")
+def emulator_process():
+    """One emulator for the session (API key and an expired session token configured)."""
+    running = start_listening_binary(
+        [
+            emulator_bin(),
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            EMULATOR_API_KEY,
+            "--expired-session-token",
+            EMULATOR_EXPIRED_TOKEN,
+        ]
+    )
+    yield EmulatorHandle(running)
+    code = running.stop()
+    assert code == 0, f"emulator exited with {code}"
+
+
+@pytest.fixture
+def emulator(emulator_process: EmulatorHandle) -> EmulatorHandle:
+    """The session emulator with clean stats, request log and no faults."""
+    emulator_process.set_faults()
+    emulator_process.reset()
+    return emulator_process
