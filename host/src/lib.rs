@@ -7,6 +7,8 @@
 pub mod aws;
 pub mod codec;
 pub mod commands;
+pub mod embedder;
 pub mod limiter;
+pub mod models;
 pub mod secrets;
 pub mod spicepod;

@@ -1,8 +1,10 @@
 //! The `bedrock-embed` command line. Argument parsing only; the work is in the library.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use bedrock_embed::commands::{self, setup, setup::SetupArgs};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -13,14 +15,52 @@ use clap::{Parser, Subcommand};
 )]
 struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `info`, `debug`, `bedrock_embed=debug`.
-    #[arg(long, global = true, env = "BEDROCK_EMBED_LOG", default_value = "info")]
+    /// The AWS SDK's own credential-chain warnings are off by default: bedrock-embed reports
+    /// credential problems itself, once, with the fix.
+    #[arg(long, global = true, env = "BEDROCK_EMBED_LOG", default_value = "info,aws_config=error")]
     log: String,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Where the models come from: shared by run, check and embed.
+#[derive(clap::Args, Clone)]
+struct Load {
+    /// The spicepod file (or a directory holding spicepod.yaml).
+    #[arg(long, value_name = "PATH", default_value = "spicepod.yaml")]
+    spicepod: PathBuf,
+    /// Directory of codec .wasm files that extend or override the built-in codecs
+    /// [default: ./codecs when it exists].
+    #[arg(long, value_name = "DIR")]
+    codecs: Option<PathBuf>,
+    /// Serve every model from a local Bedrock emulator started in-process (no AWS account,
+    /// no network; deterministic stand-in vectors).
+    #[arg(long)]
+    offline: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Load and validate everything (spicepod, secrets, codec params, credentials) without
+    /// calling Bedrock. Exits 0 when good; lists every problem otherwise.
+    Check {
+        #[command(flatten)]
+        load: Load,
+    },
+    /// Embed TEXTs with one model and print the vectors as JSON.
+    Embed {
+        /// The model's `name` in the spicepod.
+        #[arg(long)]
+        model: String,
+        /// Vector size, for models that offer several (e.g. 256 for Titan v2).
+        #[arg(long)]
+        dimensions: Option<u32>,
+        #[command(flatten)]
+        load: Load,
+        /// The texts to embed.
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
     /// List the codecs: name, version, WIT interface version, model prefixes, and source.
     Codecs {
         /// Directory of codec .wasm files that extend or override the built-in codecs
@@ -33,10 +73,19 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
     let result = match cli.command {
+        Command::Check { load } => match setup_args(&load, true).await {
+            Ok((args, _emulator)) => commands::check::run(args, &mut std::io::stdout()).await,
+            Err(err) => Err(err),
+        },
+        Command::Embed { model, dimensions, load, texts } => match setup_args(&load, true).await {
+            Ok((args, _emulator)) => commands::embed::run(args, &model, texts, dimensions, &mut std::io::stdout()).await,
+            Err(err) => Err(err),
+        },
         Command::Codecs { codecs, json } => {
             let dir = bedrock_embed::commands::codecs_dir(codecs.as_deref());
             bedrock_embed::commands::codecs::run(
@@ -55,6 +104,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// The shared load arguments, with the in-process emulator started for `--offline` (kept
+/// alive by the caller for as long as the models are used).
+async fn setup_args(load: &Load, check_credentials: bool) -> anyhow::Result<(SetupArgs, Option<bedrock_emulator::Emulator>)> {
+    let (emulator, offline) = if load.offline {
+        let (emulator, target) = setup::start_offline_emulator().await?;
+        (Some(emulator), Some(target))
+    } else {
+        (None, None)
+    };
+    let args = SetupArgs {
+        spicepod: load.spicepod.clone(),
+        codecs_dir: commands::codecs_dir(load.codecs.as_deref()),
+        offline,
+        check_credentials,
+    };
+    Ok((args, emulator))
+}
+
 fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|err| {
         eprintln!("warning: invalid log filter {filter:?} ({err}); using `info`");
@@ -63,5 +130,6 @@ fn init_logging(filter: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

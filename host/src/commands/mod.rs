@@ -1,6 +1,9 @@
 //! The bodies of the CLI subcommands (main.rs only parses arguments).
 
+pub mod check;
 pub mod codecs;
+pub mod embed;
+pub mod setup;
 
 use std::path::{Path, PathBuf};
 

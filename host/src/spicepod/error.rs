@@ -43,6 +43,8 @@ pub enum ProblemKind {
     IncompleteCredentials,
     InvalidCredential,
     EmptyParam,
+    // `runtime:`.
+    BadRuntime,
     // Secrets.
     MissingSecret,
     EmptySecret,

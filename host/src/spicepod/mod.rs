@@ -2,8 +2,9 @@
 //!
 //! The file has Spice's shape: `version`, `kind: Spicepod`, `name`, and `embeddings:` entries
 //! with `from: bedrock:<model-id>`, `name`, `params` (and an optional `description`). Other
-//! top-level sections Spice knows (`runtime`, `datasets`, `models`, `secrets`, …) are parsed and
-//! ignored. Every problem of a file is collected and reported together ([`SpicepodError`]).
+//! top-level sections Spice knows (`datasets`, `models`, `secrets`, …) are parsed and ignored;
+//! of `runtime`, only `auth.api-key` (the HTTP API's keys) is read. Every problem of a file is
+//! collected and reported together ([`SpicepodError`]).
 //!
 //! Params split in two: host params ([`HOST_PARAMS`]: AWS settings, limiter, codec pin),
 //! validated here and never sent to a codec, and model params (everything else), passed to the
@@ -15,6 +16,7 @@ mod error;
 mod host_params;
 mod locate;
 mod params;
+mod runtime;
 #[cfg(test)]
 mod tests;
 
@@ -23,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml::Value;
 
 pub use self::error::{EntryRef, Problem, ProblemKind, SpicepodError};
+pub use self::runtime::{ApiKeyAuth, RuntimeConfig};
 pub use self::params::{
     CREDENTIAL_PARAMS, HOST_PARAMS, MAX_CONCURRENT_RANGE, REQUESTS_PER_MIN_RANGE, did_you_mean,
 };
@@ -81,6 +84,8 @@ pub struct Spicepod {
     pub path: PathBuf,
     pub name: String,
     pub embeddings: Vec<EmbeddingModel>,
+    /// `runtime:` (only `auth.api-key` is read).
+    pub runtime: RuntimeConfig,
 }
 
 /// A loaded spicepod and the warnings to log (each a full `path:line: ...` line, no secrets).
@@ -195,7 +200,7 @@ impl Spicepod {
 
 /// Warnings for model params the model's codec does not know (`known`), with a
 /// "did you mean" suggestion among `known` and the host params.
-pub fn unknown_param_warnings(model: &EmbeddingModel, known: &[&str]) -> Vec<String> {
+pub fn unknown_param_warnings(path: &Path, model: &EmbeddingModel, known: &[&str]) -> Vec<String> {
     model
         .params
         .iter()
@@ -207,8 +212,11 @@ pub fn unknown_param_warnings(model: &EmbeddingModel, known: &[&str]) -> Vec<Str
                 None => format!(": this model takes {}", known.join(", ")),
             };
             format!(
-                "line {}: embeddings {:?}: params.{k}: unknown param of model {}, passed on unchecked{hint}",
-                model.line, model.name, model.model_id
+                "{}:{}: embeddings {:?}: params.{k}: unknown param of model {}, passed on unchecked{hint}",
+                path.display(),
+                model.line,
+                model.name,
+                model.model_id
             )
         })
         .collect()
@@ -311,6 +319,7 @@ impl Cx<'_> {
                 .is_empty()
                 .then(|| "is empty: name the spicepod".to_string())
         });
+        let runtime = self.runtime(map.get("runtime"));
         let entries = match map.get("embeddings") {
             None if self
                 .problems
@@ -390,6 +399,7 @@ impl Cx<'_> {
             path: self.path.to_path_buf(),
             name: name.unwrap_or_else(|| "spicepod".into()),
             embeddings: models,
+            runtime,
         })
     }
 

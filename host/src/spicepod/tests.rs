@@ -105,8 +105,8 @@ fn the_docs_examples_load() {
 fn minimal_pod_warns_about_missing_header_and_ignores_other_sections() {
     let text = "\
 runtime:
-  auth:
-    api-key: x
+  results_cache:
+    enabled: true
 datasets: []
 embeddings:
   - from: bedrock:amazon.titan-embed-text-v1
@@ -154,18 +154,18 @@ fn unknown_param_warnings_suggest() {
     );
     let loaded = parse(&text).unwrap_or_else(|e| panic!("{e}"));
     let m = &loaded.spicepod.embeddings[0];
-    let w = unknown_param_warnings(m, &["dimensions", "normalize"]);
+    let w = unknown_param_warnings(Path::new("spicepod.yaml"), m, &["dimensions", "normalize"]);
     assert_eq!(w.len(), 2);
     assert_eq!(
         w[0],
-        "line 5: embeddings \"t\": params.dimension: unknown param of model amazon.titan-embed-text-v2:0, passed on unchecked: did you mean `dimensions`?"
+        "spicepod.yaml:5: embeddings \"t\": params.dimension: unknown param of model amazon.titan-embed-text-v2:0, passed on unchecked: did you mean `dimensions`?"
     );
     assert!(
         w[1].ends_with("this model takes dimensions, normalize"),
         "{}",
         w[1]
     );
-    assert!(unknown_param_warnings(m, &["dimension", "colour"]).is_empty());
+    assert!(unknown_param_warnings(Path::new("spicepod.yaml"), m, &["dimension", "colour"]).is_empty());
 }
 
 #[test]

@@ -1,0 +1,39 @@
+//! `bedrock-embed check`: load and validate everything (spicepod, secrets, codec params,
+//! credentials) without calling Bedrock.
+
+use std::io::Write;
+
+use super::setup::{self, SetupArgs};
+
+/// Exit status 0 when everything loads; an error listing every problem otherwise.
+pub async fn run(args: SetupArgs, out: &mut (impl Write + Send)) -> anyhow::Result<()> {
+    let setup = setup::load(&args).await?;
+    for warning in &setup.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
+    let mut failed = false;
+    for failure in &setup.codec_failures {
+        failed = true;
+        writeln!(out, "error: codec {}: {}", failure.path.display(), failure.reason)?;
+    }
+    for model in &setup.models {
+        let limits = model.limiter.limits();
+        writeln!(
+            out,
+            "ok: {} → bedrock:{} via codec {} in {} ({}), credentials from {}, {} in flight, {}/min",
+            model.name,
+            model.model_id,
+            model.codec_at_load,
+            model.aws.region,
+            model.aws.endpoint_display(),
+            model.aws.credentials_source,
+            limits.max_concurrent_invocations,
+            limits.requests_per_min_limit,
+        )?;
+    }
+    if failed {
+        anyhow::bail!("some codec files in the codecs directory did not load (see above)");
+    }
+    writeln!(out, "{}: {} model(s) ready", setup.spicepod.path.display(), setup.models.len())?;
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! The request path: codec `encode` → InvokeModel calls fanned out under the model's limiter,
+//! retried over it → codec `decode` → vectors in input order, with token usage.
+//!
+//! One failed call fails the whole request (the other calls are cancelled): never a partial
+//! answer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use aws_sdk_bedrockruntime::primitives::Blob;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use futures::future::try_join_all;
+
+use crate::aws::{FailureKind, InvokeFailure, classify};
+use crate::codec::{CodecError, Registry, RequestOptions, RouteError};
+use crate::models::Model;
+
+/// The header Bedrock reports input tokens in when the body does not.
+const TOKEN_COUNT_HEADER: &str = "x-amzn-bedrock-input-token-count";
+
+/// The served models and the codec table they route through (swapped whole on hot-swap).
+pub struct Embedder {
+    models: BTreeMap<String, Arc<Model>>,
+    codecs: Arc<ArcSwap<Registry>>,
+}
+
+/// A request's vectors, in input order, and what it cost.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    pub vectors: Vec<Vec<f32>>,
+    pub prompt_tokens: u64,
+    /// InvokeModel calls the codec asked for.
+    pub invocations: usize,
+    /// Attempts made, retries included.
+    pub attempts: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("model {name:?} is not served here; available models: {available}")]
+    UnknownModel { name: String, available: String },
+    #[error("model {model:?} has no codec: {source}")]
+    NoCodec { model: String, source: RouteError },
+    #[error("{0}")]
+    Codec(#[from] CodecError),
+    /// Bedrock refused or failed the call, after any retries. `message` names the fix.
+    #[error("{message}")]
+    Bedrock { failure: Box<InvokeFailure>, message: String, attempts: u32 },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Embedder {
+    pub fn new(models: Vec<Model>, codecs: Arc<ArcSwap<Registry>>) -> Self {
+        let models = models.into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect();
+        Self { models, codecs }
+    }
+
+    pub fn models(&self) -> impl Iterator<Item = &Arc<Model>> {
+        self.models.values()
+    }
+
+    pub fn model(&self, name: &str) -> Result<&Arc<Model>, EmbedError> {
+        self.models.get(name).ok_or_else(|| EmbedError::UnknownModel {
+            name: name.to_string(),
+            available: self.models.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    pub fn codecs(&self) -> &Arc<ArcSwap<Registry>> {
+        &self.codecs
+    }
+
+    /// Embeds `inputs` with model `name`. `dimensions` is the request's override (OpenAI's
+    /// `dimensions`); the codec decides whether the model accepts it.
+    pub async fn embed(&self, name: &str, inputs: Vec<String>, dimensions: Option<u32>) -> Result<Embedded, EmbedError> {
+        let model = self.model(name)?.clone();
+        // The codec is fixed for the whole request: a hot-swap lands on the next one.
+        let route = self
+            .codecs
+            .load()
+            .route(&model.model_id, model.codec_pin.as_deref())
+            .map_err(|source| EmbedError::NoCodec { model: name.to_string(), source })?;
+        let codec = route.codec;
+        let base = Arc::<str>::from(route.base_model_id);
+        let options = RequestOptions { dimensions };
+
+        let invocations = {
+            let (codec, base, params) = (codec.clone(), base.clone(), model.params.clone());
+            blocking(move || codec.encode(&base, &params, options, &inputs)).await??
+        };
+        let invocation_count = invocations.len();
+
+        let calls = invocations.into_iter().map(|invocation| {
+            let (model, codec, base) = (model.clone(), codec.clone(), base.clone());
+            async move {
+                let reply = model.invoke(invocation.body).await?;
+                let count = invocation.input_count;
+                let params = model.params.clone();
+                let embeddings =
+                    blocking(move || codec.decode(&base, &params, options, &reply.body, count)).await??;
+                let tokens = embeddings.input_tokens.map(u64::from).or(reply.header_tokens).unwrap_or(0);
+                Ok::<_, EmbedError>((embeddings.vectors, tokens, reply.attempts))
+            }
+        });
+        // try_join_all keeps the order of the invocations (so of the inputs) and drops the
+        // other calls as soon as one fails.
+        let results = try_join_all(calls).await?;
+
+        let mut out = Embedded { vectors: Vec::new(), prompt_tokens: 0, invocations: invocation_count, attempts: 0 };
+        for (vectors, tokens, attempts) in results {
+            out.vectors.extend(vectors);
+            out.prompt_tokens += tokens;
+            out.attempts += attempts;
+        }
+        Ok(out)
+    }
+}
+
+/// One successful InvokeModel call.
+struct Reply {
+    body: Vec<u8>,
+    header_tokens: Option<u64>,
+    attempts: u32,
+}
+
+impl Model {
+    /// Calls InvokeModel until it succeeds, fails for good, or the retry budget is spent. Every
+    /// attempt waits for the limiter first, so the rate limit counts retries as AWS does.
+    async fn invoke(&self, body: Vec<u8>) -> Result<Reply, EmbedError> {
+        let started = Instant::now();
+        let labels = [("model", self.name.clone())];
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let permit = self.limiter.acquire().await;
+            metrics::histogram!("bedrock_embed_limiter_wait_seconds", &labels).record(permit.waited().as_secs_f64());
+            metrics::counter!("bedrock_embed_invoke_attempts_total", &labels).increment(1);
+            let tokens = Arc::new(AtomicI64::new(-1));
+            let result = self
+                .aws
+                .client
+                .invoke_model()
+                .model_id(&self.model_id)
+                .content_type("application/json")
+                .accept("application/json")
+                .body(Blob::new(body.clone()))
+                .customize()
+                .interceptor(TokenCountHeader(tokens.clone()))
+                .send()
+                .await;
+            drop(permit);
+            let err = match result {
+                Ok(output) => {
+                    let header_tokens = u64::try_from(tokens.load(Ordering::Relaxed)).ok();
+                    return Ok(Reply { body: output.body.into_inner(), header_tokens, attempts });
+                }
+                Err(err) => err,
+            };
+            let failure = classify(&err);
+            if failure.kind == FailureKind::Throttled {
+                metrics::counter!("bedrock_embed_throttles_total", &labels).increment(1);
+            }
+            if failure.retryable()
+                && let Some(delay) = self.retry.next_delay(attempts, started.elapsed())
+            {
+                metrics::counter!("bedrock_embed_retries_total", &labels).increment(1);
+                tracing::debug!(model = %self.name, attempts, ?delay, code = ?failure.code, "retrying InvokeModel");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            let message = failure.user_message(&self.name, &self.model_id, &self.aws.region, &self.aws.credentials_source);
+            return Err(EmbedError::Bedrock { failure: Box::new(failure), message, attempts });
+        }
+    }
+}
+
+impl EmbedError {
+    /// How long a client should wait before trying again, for throttling.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Bedrock { failure, .. } if failure.kind == FailureKind::Throttled => Some(Duration::from_secs(1)),
+            _ => None,
+        }
+    }
+}
+
+/// Runs a codec call on the blocking pool (codec calls are synchronous wasm).
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Result<R, EmbedError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EmbedError::Internal(format!("codec task failed: {e}")))
+}
+
+/// Reads `X-Amzn-Bedrock-Input-Token-Count` off a successful response (the SDK does not
+/// model it; Cohere reports tokens only there).
+#[derive(Debug)]
+struct TokenCountHeader(Arc<AtomicI64>);
+
+impl Intercept for TokenCountHeader {
+    fn name(&self) -> &'static str {
+        "TokenCountHeader"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(n) = context
+            .response()
+            .headers()
+            .get(TOKEN_COUNT_HEADER)
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            self.0.store(n, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
