@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use bedrock_embed::aws::{FailureKind, RetryBudget};
 use bedrock_embed::embedder::EmbedError;
-use bedrock_emulator::{Config, ErrorCode, FaultConfig};
 use bedrock_embed_tests::hosted::{build, emulator_secrets, entry, spicepod_text};
+use bedrock_emulator::{Config, ErrorCode, FaultConfig};
 use serde_json::json;
 
 fn texts(n: usize, tag: &str) -> Vec<String> {
-    (0..n).map(|i| format!("{tag} document number {i} about embeddings")).collect()
+    (0..n)
+        .map(|i| format!("{tag} document number {i} about embeddings"))
+        .collect()
 }
 
 /// Retries fast enough for tests, with room for many throttles.
@@ -30,18 +32,33 @@ async fn titan_params_shape_the_body_and_the_vectors() {
         &emulator,
         &[
             entry("titan-default", "amazon.titan-embed-text-v2:0", ""),
-            entry("titan-small", "amazon.titan-embed-text-v2:0", "      dimensions: \"256\"\n      normalize: false\n"),
+            entry(
+                "titan-small",
+                "amazon.titan-embed-text-v2:0",
+                "      dimensions: \"256\"\n      normalize: false\n",
+            ),
         ]
         .concat(),
     );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries()).await.unwrap();
+    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
+        .await
+        .unwrap();
 
-    let out = embedder.embed("titan-default", vec!["Hello world".into()], None).await.unwrap();
+    let out = embedder
+        .embed("titan-default", vec!["Hello world".into()], None)
+        .await
+        .unwrap();
     assert_eq!(out.vectors[0].len(), 1024);
     assert!(out.prompt_tokens > 0);
-    let out = embedder.embed("titan-small", vec!["Hello world".into()], None).await.unwrap();
+    let out = embedder
+        .embed("titan-small", vec!["Hello world".into()], None)
+        .await
+        .unwrap();
     assert_eq!(out.vectors[0].len(), 256);
-    let out = embedder.embed("titan-small", vec!["Hello world".into()], Some(512)).await.unwrap();
+    let out = embedder
+        .embed("titan-small", vec!["Hello world".into()], Some(512))
+        .await
+        .unwrap();
     assert_eq!(out.vectors[0].len(), 512);
 
     let bodies: Vec<_> = emulator.requests().into_iter().map(|r| r.body).collect();
@@ -54,7 +71,10 @@ async fn titan_params_shape_the_body_and_the_vectors() {
         ]
     );
     // The vectors are the emulator's own for that text and those params.
-    assert_eq!(out.vectors[0], bedrock_emulator::embed("Hello world", 512, false));
+    assert_eq!(
+        out.vectors[0],
+        bedrock_emulator::embed("Hello world", 512, false)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,30 +88,57 @@ async fn cohere_params_shape_the_body_and_region_reaches_the_signature() {
             "      aws_region: eu-west-1\n      input_type: classification\n      truncate: END\n",
         ),
     );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries()).await.unwrap();
-    let out = embedder.embed("cohere", vec!["one".into(), "two".into()], None).await.unwrap();
+    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
+        .await
+        .unwrap();
+    let out = embedder
+        .embed("cohere", vec!["one".into(), "two".into()], None)
+        .await
+        .unwrap();
     assert_eq!(out.vectors.len(), 2);
     // Cohere reports tokens only in the X-Amzn-Bedrock-Input-Token-Count header.
     assert!(out.prompt_tokens > 0, "usage from the header");
     let requests = emulator.requests();
     assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].body, json!({"texts": ["one", "two"], "input_type": "classification", "truncate": "END"}));
+    assert_eq!(
+        requests[0].body,
+        json!({"texts": ["one", "two"], "input_type": "classification", "truncate": "END"})
+    );
     assert_eq!(requests[0].region.as_deref(), Some("eu-west-1"));
-    assert_eq!(requests[0].access_key_id.as_deref(), Some(emulator.access_key_id()));
+    assert_eq!(
+        requests[0].access_key_id.as_deref(),
+        Some(emulator.access_key_id())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cohere_200_texts_make_3_calls_and_keep_their_order() {
     let emulator = bedrock_emulator::spawn(Config::new()).await.unwrap();
     let text = spicepod_text(&emulator, &entry("cohere", "cohere.embed-english-v3", ""));
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries()).await.unwrap();
+    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
+        .await
+        .unwrap();
     let inputs = texts(200, "cohere");
-    let out = embedder.embed("cohere", inputs.clone(), None).await.unwrap();
+    let out = embedder
+        .embed("cohere", inputs.clone(), None)
+        .await
+        .unwrap();
     assert_eq!(out.invocations, 3);
-    assert_eq!(emulator.stats().model("cohere.embed-english-v3").unwrap().accepted, 3);
+    assert_eq!(
+        emulator
+            .stats()
+            .model("cohere.embed-english-v3")
+            .unwrap()
+            .accepted,
+        3
+    );
     assert_eq!(out.vectors.len(), 200);
     for (i, text) in inputs.iter().enumerate() {
-        assert_eq!(out.vectors[i], bedrock_emulator::embed(text, 1024, true), "vector {i} is the one for its text");
+        assert_eq!(
+            out.vectors[i],
+            bedrock_emulator::embed(text, 1024, true),
+            "vector {i} is the one for its text"
+        );
     }
 }
 
@@ -100,7 +147,11 @@ async fn titan_50_texts_make_50_calls_under_the_concurrency_cap() {
     let config = Config::new();
     let emulator = bedrock_emulator::spawn(config).await.unwrap();
     emulator
-        .set_default_faults(FaultConfig { latency_ms: 30, jitter_ms: 20, ..FaultConfig::default() })
+        .set_default_faults(FaultConfig {
+            latency_ms: 30,
+            jitter_ms: 20,
+            ..FaultConfig::default()
+        })
         .unwrap();
     let text = spicepod_text(
         &emulator,
@@ -111,18 +162,31 @@ async fn titan_50_texts_make_50_calls_under_the_concurrency_cap() {
             "      max_concurrent_invocations: 4\n      requests_per_min_limit: 600000\n",
         ),
     );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries()).await.unwrap();
+    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
+        .await
+        .unwrap();
     let inputs = texts(50, "titan");
     let out = embedder.embed("titan", inputs.clone(), None).await.unwrap();
     assert_eq!(out.invocations, 50);
     assert_eq!(out.vectors.len(), 50);
     for (i, text) in inputs.iter().enumerate() {
-        assert_eq!(out.vectors[i], bedrock_emulator::embed(text, 1024, true), "vector {i} in input order");
+        assert_eq!(
+            out.vectors[i],
+            bedrock_emulator::embed(text, 1024, true),
+            "vector {i} in input order"
+        );
     }
     let stats = emulator.stats();
     assert_eq!(stats.accepted, 50);
-    assert!(stats.max_in_flight <= 4, "at most 4 in flight, saw {}", stats.max_in_flight);
-    assert_eq!(stats.max_in_flight, 4, "the cap is reached, not just respected");
+    assert!(
+        stats.max_in_flight <= 4,
+        "at most 4 in flight, saw {}",
+        stats.max_in_flight
+    );
+    assert_eq!(
+        stats.max_in_flight, 4,
+        "the cap is reached, not just respected"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,11 +195,20 @@ async fn the_call_rate_stays_under_requests_per_min_limit() {
     // 120/min: one call every 500 ms.
     let text = spicepod_text(
         &emulator,
-        &entry("titan", "amazon.titan-embed-text-v2:0", "      requests_per_min_limit: 120\n"),
+        &entry(
+            "titan",
+            "amazon.titan-embed-text-v2:0",
+            "      requests_per_min_limit: 120\n",
+        ),
     );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries()).await.unwrap();
+    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
-    embedder.embed("titan", texts(6, "rate"), None).await.unwrap();
+    embedder
+        .embed("titan", texts(6, "rate"), None)
+        .await
+        .unwrap();
     let elapsed = started.elapsed();
     let stats = emulator.stats();
     let arrivals: Vec<u64> = stats.recent_calls.iter().map(|c| c.arrived_us).collect();
@@ -143,36 +216,72 @@ async fn the_call_rate_stays_under_requests_per_min_limit() {
     let gaps: Vec<u64> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
     // Each call leaves the host 500 ms after the previous one; allow for scheduling noise in
     // when it reaches the emulator, but a burst would show gaps near zero.
-    assert!(gaps.iter().all(|&g| g >= 400_000), "gaps between calls (µs): {gaps:?}");
-    assert!(elapsed >= Duration::from_millis(2400), "6 calls at 120/min take ≥ 2.5 s, took {elapsed:?}");
+    assert!(
+        gaps.iter().all(|&g| g >= 400_000),
+        "gaps between calls (µs): {gaps:?}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(2400),
+        "6 calls at 120/min take ≥ 2.5 s, took {elapsed:?}"
+    );
     // Two gaps are 1 s at the limit: no 900 ms window can hold three calls.
     assert!(stats.max_accepted_in_window(Duration::from_millis(900)) <= 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttles_and_server_errors_are_retried_until_every_request_succeeds() {
-    let emulator = bedrock_emulator::spawn(Config::new().with_seed(7)).await.unwrap();
+    let emulator = bedrock_emulator::spawn(Config::new().with_seed(7))
+        .await
+        .unwrap();
     emulator
-        .set_default_faults(FaultConfig { throttle_rate: 0.20, internal_error_rate: 0.05, ..FaultConfig::default() })
+        .set_default_faults(FaultConfig {
+            throttle_rate: 0.20,
+            internal_error_rate: 0.05,
+            ..FaultConfig::default()
+        })
         .unwrap();
     let text = spicepod_text(
         &emulator,
-        &[entry("titan", "amazon.titan-embed-text-v2:0", ""), entry("cohere", "cohere.embed-english-v3", "")].concat(),
+        &[
+            entry("titan", "amazon.titan-embed-text-v2:0", ""),
+            entry("cohere", "cohere.embed-english-v3", ""),
+        ]
+        .concat(),
     );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries()).await.unwrap();
+    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
+        .await
+        .unwrap();
     let mut attempts = 0;
     for round in 0..10 {
-        let out = embedder.embed("titan", texts(8, &format!("round {round}")), None).await.unwrap();
+        let out = embedder
+            .embed("titan", texts(8, &format!("round {round}")), None)
+            .await
+            .unwrap();
         assert_eq!(out.vectors.len(), 8);
         attempts += out.attempts;
-        let out = embedder.embed("cohere", texts(100, &format!("round {round}")), None).await.unwrap();
+        let out = embedder
+            .embed("cohere", texts(100, &format!("round {round}")), None)
+            .await
+            .unwrap();
         assert_eq!(out.vectors.len(), 100);
         attempts += out.attempts;
     }
     let stats = emulator.stats();
-    let throttled = stats.errors.get("ThrottlingException").copied().unwrap_or(0);
-    let internal = stats.errors.get("InternalServerException").copied().unwrap_or(0);
-    assert!(throttled > 0 && internal > 0, "faults were injected: {:?}", stats.errors);
+    let throttled = stats
+        .errors
+        .get("ThrottlingException")
+        .copied()
+        .unwrap_or(0);
+    let internal = stats
+        .errors
+        .get("InternalServerException")
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        throttled > 0 && internal > 0,
+        "faults were injected: {:?}",
+        stats.errors
+    );
     // 10 × (8 + 2) calls succeeded; every rejected attempt was retried.
     assert_eq!(stats.accepted, 100);
     assert_eq!(u64::from(attempts), stats.attempted);
@@ -180,38 +289,78 @@ async fn throttles_and_server_errors_are_retried_until_every_request_succeeds() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_denied_names_the_iam_action_and_others_keep_working() {
-    let emulator = bedrock_emulator::spawn(
-        Config::new().with_allowed_models(["arn:aws:bedrock:*::foundation-model/amazon.titan-embed-text-v2:0"]),
-    )
-    .await
-    .unwrap();
+    let emulator =
+        bedrock_emulator::spawn(Config::new().with_allowed_models([
+            "arn:aws:bedrock:*::foundation-model/amazon.titan-embed-text-v2:0",
+        ]))
+        .await
+        .unwrap();
     let text = spicepod_text(
         &emulator,
-        &[entry("titan", "amazon.titan-embed-text-v2:0", ""), entry("cohere", "cohere.embed-english-v3", "")].concat(),
+        &[
+            entry("titan", "amazon.titan-embed-text-v2:0", ""),
+            entry("cohere", "cohere.embed-english-v3", ""),
+        ]
+        .concat(),
     );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries()).await.unwrap();
-    let err = embedder.embed("cohere", vec!["denied".into()], None).await.unwrap_err();
-    let EmbedError::Bedrock { failure, message, attempts } = &err else { panic!("{err:?}") };
+    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
+        .await
+        .unwrap();
+    let err = embedder
+        .embed("cohere", vec!["denied".into()], None)
+        .await
+        .unwrap_err();
+    let EmbedError::Bedrock {
+        failure,
+        message,
+        attempts,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
     assert_eq!(failure.kind, FailureKind::AccessDenied);
     assert_eq!(*attempts, 1, "403 is never retried");
-    assert!(failure.request_id.is_some(), "the Bedrock request id is kept");
+    assert!(
+        failure.request_id.is_some(),
+        "the Bedrock request id is kept"
+    );
     assert!(message.contains("bedrock:InvokeModel"), "{message}");
-    assert!(message.contains("foundation-model/cohere.embed-english-v3"), "{message}");
-    embedder.embed("titan", vec!["allowed".into()], None).await.unwrap();
+    assert!(
+        message.contains("foundation-model/cohere.embed-english-v3"),
+        "{message}"
+    );
+    embedder
+        .embed("titan", vec!["allowed".into()], None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_keys_name_where_the_keys_came_from_and_never_the_secret() {
     let emulator = bedrock_emulator::spawn(Config::new()).await.unwrap();
-    let text = spicepod_text(&emulator, &entry("titan", "amazon.titan-embed-text-v2:0", ""));
+    let text = spicepod_text(
+        &emulator,
+        &entry("titan", "amazon.titan-embed-text-v2:0", ""),
+    );
     let wrong_secret = "wrongSecretValue/ShouldNeverBePrinted+42";
     let mut secrets = emulator_secrets(&emulator);
     secrets.insert("EMU_SECRET_KEY".into(), wrong_secret.into());
     let embedder = build(&text, &secrets, quick_retries()).await.unwrap();
-    let err = embedder.embed("titan", vec!["x".into()], None).await.unwrap_err();
-    let EmbedError::Bedrock { failure, message, .. } = &err else { panic!("{err:?}") };
+    let err = embedder
+        .embed("titan", vec!["x".into()], None)
+        .await
+        .unwrap_err();
+    let EmbedError::Bedrock {
+        failure, message, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
     assert_eq!(failure.kind, FailureKind::Auth);
-    assert!(message.contains("aws_secret_access_key") || message.contains("EMU_SECRET_KEY"), "{message}");
+    assert!(
+        message.contains("aws_secret_access_key") || message.contains("EMU_SECRET_KEY"),
+        "{message}"
+    );
     for shown in [err.to_string(), format!("{err:?}")] {
         assert!(!shown.contains(wrong_secret), "the secret leaked: {shown}");
     }
@@ -220,7 +369,10 @@ async fn wrong_keys_name_where_the_keys_came_from_and_never_the_secret() {
     let mut secrets = emulator_secrets(&emulator);
     secrets.insert("EMU_KEY_ID".into(), "AKIAUNKNOWNKEY000000".into());
     let embedder = build(&text, &secrets, quick_retries()).await.unwrap();
-    let err = embedder.embed("titan", vec!["x".into()], None).await.unwrap_err();
+    let err = embedder
+        .embed("titan", vec!["x".into()], None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("aws_access_key_id"), "{err}");
     assert!(!format!("{err:?}").contains(emulator.secret_access_key()));
 }
@@ -231,14 +383,30 @@ async fn throttling_that_outlasts_the_budget_fails_the_whole_request() {
     emulator
         .set_model_faults(
             "cohere.embed-english-v3",
-            FaultConfig { always: Some(ErrorCode::ThrottlingException), ..FaultConfig::default() },
+            FaultConfig {
+                always: Some(ErrorCode::ThrottlingException),
+                ..FaultConfig::default()
+            },
         )
         .unwrap();
     let text = spicepod_text(&emulator, &entry("cohere", "cohere.embed-english-v3", ""));
-    let budget = RetryBudget { max_attempts: 3, ..quick_retries() };
-    let embedder = build(&text, &emulator_secrets(&emulator), budget).await.unwrap();
-    let err = embedder.embed("cohere", texts(150, "throttled"), None).await.unwrap_err();
-    let EmbedError::Bedrock { failure, message, .. } = &err else { panic!("{err:?}") };
+    let budget = RetryBudget {
+        max_attempts: 3,
+        ..quick_retries()
+    };
+    let embedder = build(&text, &emulator_secrets(&emulator), budget)
+        .await
+        .unwrap();
+    let err = embedder
+        .embed("cohere", texts(150, "throttled"), None)
+        .await
+        .unwrap_err();
+    let EmbedError::Bedrock {
+        failure, message, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
     assert_eq!(failure.kind, FailureKind::Throttled);
     assert!(err.retry_after().is_some());
     assert!(message.contains("requests_per_min_limit"), "{message}");
@@ -249,12 +417,33 @@ async fn throttling_that_outlasts_the_budget_fails_the_whole_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_models_and_bad_requests_are_typed() {
     let emulator = bedrock_emulator::spawn(Config::new()).await.unwrap();
-    let text = spicepod_text(&emulator, &entry("titan", "amazon.titan-embed-text-v2:0", ""));
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries()).await.unwrap();
-    let err = embedder.embed("nope", vec!["x".into()], None).await.unwrap_err();
-    assert!(matches!(err, EmbedError::UnknownModel { .. }) && err.to_string().contains("titan"), "{err}");
-    let err = embedder.embed("titan", vec!["x".into()], Some(300)).await.unwrap_err();
-    assert!(matches!(&err, EmbedError::Codec(c) if c.is_client_error()), "{err:?}");
+    let text = spicepod_text(
+        &emulator,
+        &entry("titan", "amazon.titan-embed-text-v2:0", ""),
+    );
+    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
+        .await
+        .unwrap();
+    let err = embedder
+        .embed("nope", vec!["x".into()], None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EmbedError::UnknownModel { .. }) && err.to_string().contains("titan"),
+        "{err}"
+    );
+    let err = embedder
+        .embed("titan", vec!["x".into()], Some(300))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EmbedError::Codec(c) if c.is_client_error()),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("256"), "{err}");
-    assert_eq!(emulator.stats().attempted, 0, "bad requests never reach Bedrock");
+    assert_eq!(
+        emulator.stats().attempted,
+        0,
+        "bad requests never reach Bedrock"
+    );
 }

@@ -47,19 +47,29 @@ pub enum EmbedError {
     #[error("model {name:?} is not served here; available models: {available}")]
     UnknownModel { name: String, available: String },
     #[error("model {model:?} has no codec: {source}")]
-    NoCodec { model: String, source: RouteError },
+    NoCodec {
+        model: String,
+        source: Box<RouteError>,
+    },
     #[error("{0}")]
     Codec(#[from] CodecError),
     /// Bedrock refused or failed the call, after any retries. `message` names the fix.
     #[error("{message}")]
-    Bedrock { failure: Box<InvokeFailure>, message: String, attempts: u32 },
+    Bedrock {
+        failure: Box<InvokeFailure>,
+        message: String,
+        attempts: u32,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl Embedder {
     pub fn new(models: Vec<Model>, codecs: Arc<ArcSwap<Registry>>) -> Self {
-        let models = models.into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect();
+        let models = models
+            .into_iter()
+            .map(|m| (m.name.clone(), Arc::new(m)))
+            .collect();
         Self { models, codecs }
     }
 
@@ -68,10 +78,12 @@ impl Embedder {
     }
 
     pub fn model(&self, name: &str) -> Result<&Arc<Model>, EmbedError> {
-        self.models.get(name).ok_or_else(|| EmbedError::UnknownModel {
-            name: name.to_string(),
-            available: self.models.keys().cloned().collect::<Vec<_>>().join(", "),
-        })
+        self.models
+            .get(name)
+            .ok_or_else(|| EmbedError::UnknownModel {
+                name: name.to_string(),
+                available: self.models.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
     }
 
     pub fn codecs(&self) -> &Arc<ArcSwap<Registry>> {
@@ -80,21 +92,35 @@ impl Embedder {
 
     /// Embeds `inputs` with model `name`. `dimensions` is the request's override (OpenAI's
     /// `dimensions`); the codec decides whether the model accepts it.
-    pub async fn embed(&self, name: &str, inputs: Vec<String>, dimensions: Option<u32>) -> Result<Embedded, EmbedError> {
+    pub async fn embed(
+        &self,
+        name: &str,
+        inputs: Vec<String>,
+        dimensions: Option<u32>,
+    ) -> Result<Embedded, EmbedError> {
         let model = self.model(name)?.clone();
         // The codec is fixed for the whole request: a hot-swap lands on the next one.
         let route = self
             .codecs
             .load()
             .route(&model.model_id, model.codec_pin.as_deref())
-            .map_err(|source| EmbedError::NoCodec { model: name.to_string(), source })?;
+            .map_err(|source| EmbedError::NoCodec {
+                model: name.to_string(),
+                source: Box::new(source),
+            })?;
         let codec = route.codec;
         let base = Arc::<str>::from(route.base_model_id);
         let options = RequestOptions { dimensions };
 
         let invocations = {
             let (codec, base, params) = (codec.clone(), base.clone(), model.params.clone());
-            blocking(move || codec.encode(&base, &params, options, &inputs)).await??
+            let model_name = model.name.clone();
+            blocking(move || {
+                timed(&model_name, "encode", || {
+                    codec.encode(&base, &params, options, &inputs)
+                })
+            })
+            .await??
         };
         let invocation_count = invocations.len();
 
@@ -104,9 +130,18 @@ impl Embedder {
                 let reply = model.invoke(invocation.body).await?;
                 let count = invocation.input_count;
                 let params = model.params.clone();
-                let embeddings =
-                    blocking(move || codec.decode(&base, &params, options, &reply.body, count)).await??;
-                let tokens = embeddings.input_tokens.map(u64::from).or(reply.header_tokens).unwrap_or(0);
+                let model_name = model.name.clone();
+                let embeddings = blocking(move || {
+                    timed(&model_name, "decode", || {
+                        codec.decode(&base, &params, options, &reply.body, count)
+                    })
+                })
+                .await??;
+                let tokens = embeddings
+                    .input_tokens
+                    .map(u64::from)
+                    .or(reply.header_tokens)
+                    .unwrap_or(0);
                 Ok::<_, EmbedError>((embeddings.vectors, tokens, reply.attempts))
             }
         });
@@ -114,7 +149,12 @@ impl Embedder {
         // other calls as soon as one fails.
         let results = try_join_all(calls).await?;
 
-        let mut out = Embedded { vectors: Vec::new(), prompt_tokens: 0, invocations: invocation_count, attempts: 0 };
+        let mut out = Embedded {
+            vectors: Vec::new(),
+            prompt_tokens: 0,
+            invocations: invocation_count,
+            attempts: 0,
+        };
         for (vectors, tokens, attempts) in results {
             out.vectors.extend(vectors);
             out.prompt_tokens += tokens;
@@ -141,7 +181,8 @@ impl Model {
         loop {
             attempts += 1;
             let permit = self.limiter.acquire().await;
-            metrics::histogram!("bedrock_embed_limiter_wait_seconds", &labels).record(permit.waited().as_secs_f64());
+            metrics::histogram!("bedrock_embed_limiter_wait_seconds", &labels)
+                .record(permit.waited().as_secs_f64());
             metrics::counter!("bedrock_embed_invoke_attempts_total", &labels).increment(1);
             let tokens = Arc::new(AtomicI64::new(-1));
             let result = self
@@ -160,7 +201,11 @@ impl Model {
             let err = match result {
                 Ok(output) => {
                     let header_tokens = u64::try_from(tokens.load(Ordering::Relaxed)).ok();
-                    return Ok(Reply { body: output.body.into_inner(), header_tokens, attempts });
+                    return Ok(Reply {
+                        body: output.body.into_inner(),
+                        header_tokens,
+                        attempts,
+                    });
                 }
                 Err(err) => err,
             };
@@ -176,8 +221,17 @@ impl Model {
                 tokio::time::sleep(delay).await;
                 continue;
             }
-            let message = failure.user_message(&self.name, &self.model_id, &self.aws.region, &self.aws.credentials_source);
-            return Err(EmbedError::Bedrock { failure: Box::new(failure), message, attempts });
+            let message = failure.user_message(
+                &self.name,
+                &self.model_id,
+                &self.aws.region,
+                &self.aws.credentials_source,
+            );
+            return Err(EmbedError::Bedrock {
+                failure: Box::new(failure),
+                message,
+                attempts,
+            });
         }
     }
 }
@@ -186,17 +240,30 @@ impl EmbedError {
     /// How long a client should wait before trying again, for throttling.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Bedrock { failure, .. } if failure.kind == FailureKind::Throttled => Some(Duration::from_secs(1)),
+            Self::Bedrock { failure, .. } if failure.kind == FailureKind::Throttled => {
+                Some(Duration::from_secs(1))
+            }
             _ => None,
         }
     }
 }
 
 /// Runs a codec call on the blocking pool (codec calls are synchronous wasm).
-async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Result<R, EmbedError> {
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, EmbedError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| EmbedError::Internal(format!("codec task failed: {e}")))
+}
+
+/// Runs a codec call, recording how long the guest took (not the wait for a blocking thread).
+fn timed<R>(model: &str, op: &'static str, call: impl FnOnce() -> R) -> R {
+    let started = Instant::now();
+    let result = call();
+    metrics::histogram!("bedrock_embed_codec_seconds", "model" => model.to_string(), "op" => op)
+        .record(started.elapsed().as_secs_f64());
+    result
 }
 
 /// Reads `X-Amzn-Bedrock-Input-Token-Count` off a successful response (the SDK does not

@@ -10,7 +10,6 @@ use crate::limiter::Limiter;
 use crate::secrets::Secret;
 use crate::spicepod::{AwsParams, EmbeddingModel, Spicepod, unknown_param_warnings};
 
-
 /// A served model.
 #[derive(Debug)]
 pub struct Model {
@@ -72,18 +71,31 @@ pub struct ModelsError {
 
 /// Builds every model of the spicepod, or reports every problem. Warnings (unknown params
 /// with a suggestion) are returned beside the models.
-pub async fn build(spicepod: &Spicepod, registry: &Registry, options: &BuildOptions) -> Result<(Vec<Model>, Vec<String>), ModelsError> {
+pub async fn build(
+    spicepod: &Spicepod,
+    registry: &Registry,
+    options: &BuildOptions,
+) -> Result<(Vec<Model>, Vec<String>), ModelsError> {
     let mut models = Vec::new();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     for entry in &spicepod.embeddings {
-        let at = format!("{}:{}: embeddings {:?}", spicepod.path.display(), entry.line, entry.name);
+        let at = format!(
+            "{}:{}: embeddings {:?}",
+            spicepod.path.display(),
+            entry.line,
+            entry.name
+        );
         match build_one(spicepod, entry, registry, options, &mut warnings).await {
             Ok(model) => models.push(model),
             Err(errs) => problems.extend(errs.into_iter().map(|e| format!("{at}: {e}"))),
         }
     }
-    if problems.is_empty() { Ok((models, warnings)) } else { Err(ModelsError { problems }) }
+    if problems.is_empty() {
+        Ok((models, warnings))
+    } else {
+        Err(ModelsError { problems })
+    }
 }
 
 async fn build_one(
@@ -97,7 +109,10 @@ async fn build_one(
     let params: Arc<[Param]> = entry
         .params
         .iter()
-        .map(|(name, value)| Param { name: name.clone(), value: value.clone() })
+        .map(|(name, value)| Param {
+            name: name.clone(),
+            value: value.clone(),
+        })
         .collect();
 
     let codec_name = match registry.route(&entry.model_id, entry.codec.as_deref()) {
@@ -105,7 +120,13 @@ async fn build_one(
             if let Err(err) = route.codec.check(&route.base_model_id, &params) {
                 problems.push(format!("params: {err}"));
             }
-            let known: Vec<&str> = route.codec.info().params.iter().map(|p| p.name.as_str()).collect();
+            let known: Vec<&str> = route
+                .codec
+                .info()
+                .params
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
             warnings.extend(unknown_param_warnings(&spicepod.path, entry, &known));
             route.codec.name().to_string()
         }

@@ -35,6 +35,10 @@ def emulator_bin() -> str:
     return os.environ.get("BEDROCK_EMULATOR_BIN", str(REPO_ROOT / "target" / "debug" / "bedrock-emulator"))
 
 
+def host_bin() -> str:
+    return os.environ.get("BEDROCK_EMBED_BIN", str(REPO_ROOT / "target" / "debug" / "bedrock-embed"))
+
+
 @dataclass
 class RunningBinary:
     """A started process and the URL it announced."""
@@ -87,18 +91,22 @@ def start_listening_binary(
     )
     err.close()
     found: dict[str, str] = {}
+    announced = threading.Event()
 
     def read() -> None:
+        # Keep draining stdout after the line so the process never blocks on a full pipe.
         assert proc.stdout is not None
         for line in proc.stdout:
-            m = pattern.search(line)
-            if m:
-                found["url"] = m.group(1)
-                return
+            if not announced.is_set():
+                m = pattern.search(line)
+                if m:
+                    found["url"] = m.group(1)
+                    announced.set()
+        announced.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    reader.join(timeout)
+    announced.wait(timeout)
     if "url" not in found:
         running = RunningBinary(proc, "", err.name, argv)
         stderr = running.stderr()
@@ -179,3 +187,33 @@ def emulator(emulator_process: EmulatorHandle) -> EmulatorHandle:
     emulator_process.set_faults()
     emulator_process.reset()
     return emulator_process
+
+
+# The spicepod the host fixture serves (in --offline mode, against its in-process emulator).
+HOST_SPICEPOD = """\
+version: v1
+kind: Spicepod
+name: python-clients
+embeddings:
+  - from: bedrock:amazon.titan-embed-text-v2:0
+    name: titan
+  - from: bedrock:amazon.titan-embed-text-v1
+    name: titan-v1
+  - from: bedrock:cohere.embed-english-v3
+    name: cohere
+"""
+
+
+@pytest.fixture(scope="session")
+def host_url(tmp_path_factory):
+    """``bedrock-embed run --offline`` on an ephemeral port; its base URL. Stops exactly that PID."""
+    pod = tmp_path_factory.mktemp("host") / "spicepod.yaml"
+    pod.write_text(HOST_SPICEPOD)
+    running = start_listening_binary(
+        [host_bin(), "run", "--offline", "--spicepod", str(pod), "--http", "127.0.0.1:0"],
+        env={"AWS_EC2_METADATA_DISABLED": "true"},
+        timeout=120.0,
+    )
+    yield running.url
+    code = running.stop()
+    assert code == 0, f"bedrock-embed exited with {code}; stderr:\n{running.stderr()}"

@@ -17,8 +17,14 @@ use crate::codecs::loaded;
 /// Secrets a test spicepod can name: the emulator's keys as EMU_KEY_ID / EMU_SECRET_KEY.
 pub fn emulator_secrets(emulator: &Emulator) -> HashMap<String, String> {
     HashMap::from([
-        ("EMU_KEY_ID".to_string(), emulator.access_key_id().to_string()),
-        ("EMU_SECRET_KEY".to_string(), emulator.secret_access_key().to_string()),
+        (
+            "EMU_KEY_ID".to_string(),
+            emulator.access_key_id().to_string(),
+        ),
+        (
+            "EMU_SECRET_KEY".to_string(),
+            emulator.secret_access_key().to_string(),
+        ),
     ])
 }
 
@@ -30,13 +36,24 @@ pub fn spicepod_text(emulator: &Emulator, entries: &str) -> String {
 }
 
 /// Parses the spicepod with `secrets` and builds its models against the shared codec registry.
-pub async fn build(text: &str, secrets: &HashMap<String, String>, retry: RetryBudget) -> Result<Embedder, ModelsError> {
+pub async fn build(
+    text: &str,
+    secrets: &HashMap<String, String>,
+    retry: RetryBudget,
+) -> Result<Embedder, ModelsError> {
     let loaded_pod = Spicepod::parse(text, Path::new("spicepod.yaml"), secrets)
         .unwrap_or_else(|e| panic!("test spicepod is valid: {e}"));
     let registry = loaded().registry.clone();
-    let options = BuildOptions { retry, check_credentials: true, ..BuildOptions::default() };
+    let options = BuildOptions {
+        retry,
+        check_credentials: true,
+        ..BuildOptions::default()
+    };
     let (models, _warnings) = models::build(&loaded_pod.spicepod, &registry, &options).await?;
-    Ok(Embedder::new(models, Arc::new(ArcSwap::from_pointee(registry))))
+    Ok(Embedder::new(
+        models,
+        Arc::new(ArcSwap::from_pointee(registry)),
+    ))
 }
 
 /// One model entry served by the emulator with its keys, plus `extra` params (YAML lines,

@@ -14,7 +14,12 @@ pub async fn run(args: SetupArgs, out: &mut (impl Write + Send)) -> anyhow::Resu
     let mut failed = false;
     for failure in &setup.codec_failures {
         failed = true;
-        writeln!(out, "error: codec {}: {}", failure.path.display(), failure.reason)?;
+        writeln!(
+            out,
+            "error: codec {}: {}",
+            failure.path.display(),
+            failure.reason
+        )?;
     }
     for model in &setup.models {
         let limits = model.limiter.limits();
@@ -34,6 +39,11 @@ pub async fn run(args: SetupArgs, out: &mut (impl Write + Send)) -> anyhow::Resu
     if failed {
         anyhow::bail!("some codec files in the codecs directory did not load (see above)");
     }
-    writeln!(out, "{}: {} model(s) ready", setup.spicepod.path.display(), setup.models.len())?;
+    writeln!(
+        out,
+        "{}: {} model(s) ready",
+        setup.spicepod.path.display(),
+        setup.models.len()
+    )?;
     Ok(())
 }

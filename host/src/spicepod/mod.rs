@@ -25,10 +25,10 @@ use std::path::{Path, PathBuf};
 use serde_yaml::Value;
 
 pub use self::error::{EntryRef, Problem, ProblemKind, SpicepodError};
-pub use self::runtime::{ApiKeyAuth, RuntimeConfig};
 pub use self::params::{
     CREDENTIAL_PARAMS, HOST_PARAMS, MAX_CONCURRENT_RANGE, REQUESTS_PER_MIN_RANGE, did_you_mean,
 };
+pub use self::runtime::{ApiKeyAuth, RuntimeConfig};
 
 use self::error::q;
 use self::locate::Locator;

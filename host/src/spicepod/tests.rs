@@ -165,7 +165,9 @@ fn unknown_param_warnings_suggest() {
         "{}",
         w[1]
     );
-    assert!(unknown_param_warnings(Path::new("spicepod.yaml"), m, &["dimension", "colour"]).is_empty());
+    assert!(
+        unknown_param_warnings(Path::new("spicepod.yaml"), m, &["dimension", "colour"]).is_empty()
+    );
 }
 
 #[test]

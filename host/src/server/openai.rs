@@ -1,0 +1,542 @@
+//! OpenAI's `/v1/embeddings` and `/v1/models` shapes: request parsing with field-named errors,
+//! and the responses (built with serde).
+//!
+//! Parsing goes through [`RawRequest`]: known fields land as JSON values, unknown fields are
+//! skipped (as OpenAI does), and each known field is then checked by hand so that a wrong type
+//! is a 400 that names the field.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::ApiError;
+
+/// `encoding_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncodingFormat {
+    #[default]
+    Float,
+    /// Little-endian float32, base64 (standard alphabet, padded).
+    Base64,
+}
+
+/// A checked `POST /v1/embeddings` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddingsRequest {
+    pub input: Vec<String>,
+    pub model: String,
+    pub encoding_format: EncodingFormat,
+    pub dimensions: Option<u32>,
+    pub user: Option<String>,
+}
+
+/// The known fields, untyped; everything else in the body is ignored.
+#[derive(Debug, Deserialize)]
+struct RawRequest {
+    #[serde(default)]
+    input: Option<Value>,
+    #[serde(default)]
+    model: Option<Value>,
+    #[serde(default)]
+    encoding_format: Option<Value>,
+    #[serde(default)]
+    dimensions: Option<Value>,
+    #[serde(default)]
+    user: Option<Value>,
+}
+
+const TOKEN_IDS: &str = "input is a list of token ids: bedrock-embed does not accept token ids \
+    (Bedrock models tokenize themselves); send the text as a string or an array of strings";
+
+impl EmbeddingsRequest {
+    /// Parses and checks a request body. `max_inputs` bounds the number of inputs (413 past it).
+    pub fn parse(body: &[u8], max_inputs: usize) -> Result<Self, ApiError> {
+        // A derived struct would also read a JSON array positionally: insist on an object.
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            let message = match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => {
+                    "the request body must be a JSON object with `input` and `model`".to_string()
+                }
+                Err(e) => format!("the request body is not valid JSON: {e}"),
+            };
+            return Err(ApiError::invalid("body", "invalid_json", message));
+        }
+        let raw: RawRequest = serde_json::from_slice(body).map_err(|e| {
+            ApiError::invalid(
+                "body",
+                "invalid_json",
+                format!("the request body is not valid JSON: {e}"),
+            )
+        })?;
+        let model = match raw.model {
+            None => {
+                return Err(ApiError::invalid(
+                    "model",
+                    "missing_model",
+                    "you must provide a model parameter",
+                ));
+            }
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                return Err(ApiError::invalid(
+                    "model",
+                    "missing_model",
+                    "model is empty: name one of the served models",
+                ));
+            }
+            Some(Value::String(s)) => s,
+            Some(other) => return Err(wrong_type("model", "a string", &other)),
+        };
+        let input = parse_input(raw.input, max_inputs)?;
+        let encoding_format = match raw.encoding_format {
+            None => EncodingFormat::Float,
+            Some(Value::String(s)) => match s.as_str() {
+                "float" => EncodingFormat::Float,
+                "base64" => EncodingFormat::Base64,
+                other => {
+                    return Err(ApiError::invalid(
+                        "encoding_format",
+                        "invalid_encoding_format",
+                        format!(
+                            "encoding_format {other:?} is not supported: use \"float\" or \"base64\""
+                        ),
+                    ));
+                }
+            },
+            Some(other) => {
+                return Err(wrong_type(
+                    "encoding_format",
+                    "\"float\" or \"base64\"",
+                    &other,
+                ));
+            }
+        };
+        let dimensions = match raw.dimensions {
+            None => None,
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(d @ 1..) => {
+                    Some(u32::try_from(d).map_err(|_| bad_dimensions(&n.to_string()))?)
+                }
+                _ => return Err(bad_dimensions(&n.to_string())),
+            },
+            Some(other) => return Err(wrong_type("dimensions", "a positive integer", &other)),
+        };
+        let user = match raw.user {
+            None => None,
+            Some(Value::String(s)) => Some(s),
+            Some(other) => return Err(wrong_type("user", "a string", &other)),
+        };
+        Ok(Self {
+            input,
+            model,
+            encoding_format,
+            dimensions,
+            user,
+        })
+    }
+}
+
+fn bad_dimensions(shown: &str) -> ApiError {
+    ApiError::invalid(
+        "dimensions",
+        "invalid_dimensions",
+        format!("dimensions is {shown}: it must be a positive integer"),
+    )
+}
+
+fn parse_input(input: Option<Value>, max_inputs: usize) -> Result<Vec<String>, ApiError> {
+    let items = match input {
+        None => {
+            return Err(ApiError::invalid(
+                "input",
+                "missing_input",
+                "you must provide an input",
+            ));
+        }
+        Some(Value::String(s)) if s.is_empty() => {
+            return Err(ApiError::invalid(
+                "input",
+                "empty_input",
+                "input is an empty string: send some text",
+            ));
+        }
+        Some(Value::String(s)) => return Ok(vec![s]),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(wrong_type(
+                "input",
+                "a string or an array of strings",
+                &other,
+            ));
+        }
+    };
+    if items.is_empty() {
+        return Err(ApiError::invalid(
+            "input",
+            "empty_input",
+            "input is an empty array: send at least one string",
+        ));
+    }
+    // One list of token ids, or a list of such lists.
+    let is_token_list =
+        |v: &Value| matches!(v, Value::Array(a) if a.iter().all(Value::is_number) && !a.is_empty());
+    if items.iter().all(Value::is_number) || items.iter().all(is_token_list) {
+        return Err(ApiError::invalid(
+            "input",
+            "token_ids_not_supported",
+            TOKEN_IDS,
+        ));
+    }
+    if items.len() > max_inputs {
+        return Err(ApiError::too_many_inputs(items.len(), max_inputs));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        match item {
+            Value::String(s) if s.is_empty() => {
+                return Err(ApiError::invalid(
+                    "input",
+                    "empty_input",
+                    format!("input[{i}] is an empty string: send some text, or leave it out"),
+                ));
+            }
+            Value::String(s) => out.push(s),
+            Value::Number(_) | Value::Array(_) => {
+                return Err(ApiError::invalid(
+                    "input",
+                    "token_ids_not_supported",
+                    format!("input[{i}]: {TOKEN_IDS}"),
+                ));
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    "input",
+                    "invalid_type",
+                    format!(
+                        "input[{i}] is {}: every item of input must be a string",
+                        describe(&other)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn wrong_type(field: &'static str, expected: &str, got: &Value) -> ApiError {
+    ApiError::invalid(
+        field,
+        "invalid_type",
+        format!("{field} is {}: it must be {expected}", describe(got)),
+    )
+}
+
+fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `{object:"list", data:[...], model, usage}`.
+#[derive(Debug, Serialize)]
+pub struct EmbeddingsResponse<'a> {
+    pub object: &'static str,
+    pub data: Vec<EmbeddingData>,
+    pub model: &'a str,
+    pub usage: Usage,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EmbeddingData {
+    pub object: &'static str,
+    pub index: usize,
+    pub embedding: Embedding,
+}
+
+/// A vector as floats, or as base64 of its little-endian float32 bytes.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Embedding {
+    Float(Vec<f32>),
+    Base64(String),
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub total_tokens: u64,
+}
+
+impl<'a> EmbeddingsResponse<'a> {
+    pub fn new(
+        model: &'a str,
+        vectors: Vec<Vec<f32>>,
+        prompt_tokens: u64,
+        format: EncodingFormat,
+    ) -> Self {
+        let data = match format {
+            EncodingFormat::Float => vectors
+                .into_iter()
+                .enumerate()
+                .map(|(index, v)| EmbeddingData {
+                    object: "embedding",
+                    index,
+                    embedding: Embedding::Float(v),
+                })
+                .collect(),
+            EncodingFormat::Base64 => {
+                // One scratch buffer for every vector: no allocation per float or per vector
+                // beyond the base64 string itself.
+                let mut scratch = Vec::new();
+                vectors
+                    .iter()
+                    .enumerate()
+                    .map(|(index, v)| EmbeddingData {
+                        object: "embedding",
+                        index,
+                        embedding: Embedding::Base64(encode_f32_le(v, &mut scratch)),
+                    })
+                    .collect()
+            }
+        };
+        Self {
+            object: "list",
+            data,
+            model,
+            usage: Usage {
+                prompt_tokens,
+                total_tokens: prompt_tokens,
+            },
+        }
+    }
+}
+
+/// Base64 (standard, padded) of `floats` as little-endian float32, using `scratch` for the bytes.
+pub fn encode_f32_le(floats: &[f32], scratch: &mut Vec<u8>) -> String {
+    scratch.clear();
+    scratch.reserve(floats.len() * 4);
+    for f in floats {
+        scratch.extend_from_slice(&f.to_le_bytes());
+    }
+    STANDARD.encode(scratch.as_slice())
+}
+
+/// `GET /v1/models`: `{object:"list", data:[...]}`.
+#[derive(Debug, Serialize)]
+pub struct ModelList {
+    pub object: &'static str,
+    pub data: Vec<ModelObject>,
+}
+
+/// One served model: OpenAI's fields plus where it goes and what serves it.
+#[derive(Debug, Serialize)]
+pub struct ModelObject {
+    pub id: String,
+    pub object: &'static str,
+    pub created: u64,
+    pub owned_by: &'static str,
+    /// The Bedrock model id (as written after `bedrock:`).
+    pub model_id: String,
+    /// The codec serving it now (`null` when none does).
+    pub codec: Option<String>,
+    /// `ready`, or `no_codec` (requests answer 503 until a codec serves it).
+    pub status: &'static str,
+    /// Why it is not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub region: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<EmbeddingsRequest, ApiError> {
+        EmbeddingsRequest::parse(v.to_string().as_bytes(), 4)
+    }
+
+    fn err(v: Value) -> ApiError {
+        parse(v).expect_err("should be rejected")
+    }
+
+    #[test]
+    fn input_as_string_or_array_of_strings() {
+        let r = parse(json!({"model": "titan", "input": "hello"})).unwrap();
+        assert_eq!(r.input, vec!["hello"]);
+        assert_eq!(r.encoding_format, EncodingFormat::Float);
+        assert_eq!((r.dimensions, r.user), (None, None));
+        let r = parse(json!({"model": "titan", "input": ["a", "b"], "encoding_format": "base64", "dimensions": 256, "user": "u-1"}))
+            .unwrap();
+        assert_eq!(r.input, vec!["a", "b"]);
+        assert_eq!(r.encoding_format, EncodingFormat::Base64);
+        assert_eq!(r.dimensions, Some(256));
+        assert_eq!(r.user.as_deref(), Some("u-1"));
+    }
+
+    #[test]
+    fn unknown_fields_and_nulls_are_ignored() {
+        let r = parse(json!({"model": "titan", "input": "x", "whatever": {"a": 1}, "dimensions": null, "encoding_format": null}))
+            .unwrap();
+        assert_eq!(r.input, vec!["x"]);
+        assert_eq!(r.dimensions, None);
+    }
+
+    #[test]
+    fn token_ids_are_a_clear_400() {
+        for body in [
+            json!({"model": "m", "input": [1, 2, 3]}),
+            json!({"model": "m", "input": [[1, 2], [3]]}),
+            json!({"model": "m", "input": ["text", [1, 2]]}),
+            json!({"model": "m", "input": ["text", 5]}),
+        ] {
+            let e = err(body);
+            assert_eq!(e.status, StatusCode::BAD_REQUEST);
+            assert_eq!(
+                (e.code, e.param),
+                ("token_ids_not_supported", Some("input"))
+            );
+            assert!(e.message.contains("send the text"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn empty_input_is_a_400() {
+        for body in [
+            json!({"model": "m", "input": ""}),
+            json!({"model": "m", "input": []}),
+            json!({"model": "m", "input": ["a", ""]}),
+        ] {
+            let e = err(body);
+            assert_eq!(
+                (e.status, e.code, e.param),
+                (StatusCode::BAD_REQUEST, "empty_input", Some("input"))
+            );
+        }
+        let e = err(json!({"model": "m"}));
+        assert_eq!((e.code, e.param), ("missing_input", Some("input")));
+    }
+
+    #[test]
+    fn too_many_inputs_is_a_413() {
+        let e = err(json!({"model": "m", "input": ["a", "b", "c", "d", "e"]}));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::PAYLOAD_TOO_LARGE, "too_many_inputs")
+        );
+        assert!(e.message.contains("at most 4"), "{}", e.message);
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let cases = [
+            (json!({"model": 5, "input": "x"}), "model"),
+            (json!({"model": "m", "input": 5}), "input"),
+            (json!({"model": "m", "input": {"a": 1}}), "input"),
+            (json!({"model": "m", "input": ["a", true]}), "input"),
+            (
+                json!({"model": "m", "input": "x", "encoding_format": 1}),
+                "encoding_format",
+            ),
+            (
+                json!({"model": "m", "input": "x", "dimensions": "256"}),
+                "dimensions",
+            ),
+            (json!({"model": "m", "input": "x", "user": 7}), "user"),
+        ];
+        for (body, field) in cases {
+            let e = err(body.clone());
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(e.param, Some(field), "{body}");
+            assert!(e.message.starts_with(field), "{body}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn bad_dimensions_and_missing_model() {
+        for d in [json!(0), json!(-1), json!(1.5), json!(5_000_000_000u64)] {
+            let e = err(json!({"model": "m", "input": "x", "dimensions": d}));
+            assert_eq!(
+                (e.code, e.param),
+                ("invalid_dimensions", Some("dimensions")),
+                "{d}"
+            );
+        }
+        assert_eq!(err(json!({"input": "x"})).code, "missing_model");
+        assert_eq!(
+            err(json!({"model": " ", "input": "x"})).code,
+            "missing_model"
+        );
+    }
+
+    #[test]
+    fn bad_encoding_format_names_the_allowed_values() {
+        let e = err(json!({"model": "m", "input": "x", "encoding_format": "float16"}));
+        assert_eq!(
+            (e.code, e.param),
+            ("invalid_encoding_format", Some("encoding_format"))
+        );
+        assert!(
+            e.message.contains("\"float\" or \"base64\""),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn not_json_or_not_an_object() {
+        let e = EmbeddingsRequest::parse(b"{nope", 4).unwrap_err();
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::BAD_REQUEST, "invalid_json")
+        );
+        assert!(e.message.contains("not valid JSON"));
+        let e = EmbeddingsRequest::parse(b"[1,2]", 4).unwrap_err();
+        assert!(e.message.contains("JSON object"), "{}", e.message);
+    }
+
+    #[test]
+    fn base64_is_little_endian_float32() {
+        let floats = [1.0f32, -2.5, 0.1, f32::MIN_POSITIVE];
+        let mut scratch = Vec::new();
+        let encoded = encode_f32_le(&floats, &mut scratch);
+        // 1.0f32 = 0x3f800000 → little-endian 00 00 80 3f.
+        assert!(encoded.starts_with("AACAPw"), "{encoded}");
+        let bytes = STANDARD.decode(&encoded).unwrap();
+        let back: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(back, floats);
+        // The scratch buffer is reused, not grown per call.
+        let again = encode_f32_le(&[1.0], &mut scratch);
+        assert_eq!(again, "AACAPw==");
+    }
+
+    #[test]
+    fn response_shape() {
+        let r = EmbeddingsResponse::new(
+            "titan",
+            vec![vec![0.5, 1.0], vec![2.0, 0.25]],
+            7,
+            EncodingFormat::Float,
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v,
+            json!({"object": "list", "model": "titan", "usage": {"prompt_tokens": 7, "total_tokens": 7},
+                   "data": [{"object": "embedding", "index": 0, "embedding": [0.5, 1.0]},
+                            {"object": "embedding", "index": 1, "embedding": [2.0, 0.25]}]})
+        );
+        let r = EmbeddingsResponse::new("titan", vec![vec![1.0]], 1, EncodingFormat::Base64);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["data"][0]["embedding"], "AACAPw==");
+    }
+}

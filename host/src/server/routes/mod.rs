@@ -1,0 +1,6 @@
+//! Route handlers.
+
+pub mod codecs;
+pub mod embeddings;
+pub mod models;
+pub mod probes;
