@@ -1,7 +1,8 @@
 //! Authentication of a request: SigV4 (access key, optional session token) or a Bedrock API
 //! key (`Authorization: Bearer`), failing with the front-door errors the AWS SDKs know.
 
-use crate::config::Config;
+use crate::config::{Config, Credential};
+use crate::credentials::CredentialState;
 use crate::error::{ApiError, ErrorCode};
 use crate::sigv4::{self, ReceivedRequest};
 use std::time::SystemTime;
@@ -20,11 +21,35 @@ fn unrecognized() -> ApiError {
     ApiError::of(ErrorCode::UnrecognizedClientException)
 }
 
-/// Checks the request's credentials against the configuration.
+/// Checks a Bedrock Runtime request's credentials against the configuration and the session
+/// credentials the credential endpoints issued.
 pub fn authenticate(
     cfg: &Config,
+    issued: &CredentialState,
     req: &ReceivedRequest<'_>,
     now: SystemTime,
+) -> Result<AuthInfo, ApiError> {
+    authenticate_inner(cfg, issued, req, now, sigv4::SERVICE, true)
+}
+
+/// Checks a SigV4 request to another emulated service (`sts`): no bearer keys.
+pub(crate) fn authenticate_for(
+    cfg: &Config,
+    issued: &CredentialState,
+    req: &ReceivedRequest<'_>,
+    now: SystemTime,
+    service: &str,
+) -> Result<AuthInfo, ApiError> {
+    authenticate_inner(cfg, issued, req, now, service, false)
+}
+
+fn authenticate_inner(
+    cfg: &Config,
+    issued: &CredentialState,
+    req: &ReceivedRequest<'_>,
+    now: SystemTime,
+    service: &str,
+    allow_bearer: bool,
 ) -> Result<AuthInfo, ApiError> {
     let header = req
         .headers
@@ -43,7 +68,9 @@ pub fn authenticate(
     let Some(header) = header else {
         return Err(ApiError::of(ErrorCode::MissingAuthenticationTokenException));
     };
-    if let Some(token) = header.trim().strip_prefix("Bearer ") {
+    if let Some(token) = header.trim().strip_prefix("Bearer ")
+        && allow_bearer
+    {
         let token = token.trim();
         if cfg
             .api_keys
@@ -81,13 +108,25 @@ pub fn authenticate(
             format!("Date must be in ISO-8601 'basic format'. Got '{date_header}'."),
         ));
     };
-    let Some(cred) = cfg
+    let found: Option<(Credential, Option<SystemTime>)> = cfg
         .credentials
         .iter()
         .find(|c| c.access_key_id == auth.access_key_id)
-    else {
+        .map(|c| (c.clone(), None))
+        .or_else(|| {
+            issued
+                .find(&auth.access_key_id)
+                .map(|(c, expiry)| (c, Some(expiry)))
+        });
+    let Some((cred, expiry)) = found else {
         return Err(unrecognized());
     };
+    if expiry.is_some_and(|e| e <= now) {
+        return Err(ApiError::new(
+            ErrorCode::ExpiredTokenException,
+            "The security token included in the request is expired",
+        ));
+    }
     let token = req
         .headers
         .get("x-amz-security-token")
@@ -102,13 +141,10 @@ pub fn authenticate(
         (None, None) => {}
         _ => return Err(unrecognized()),
     }
-    if auth.service != sigv4::SERVICE {
+    if auth.service != service {
         return Err(ApiError::new(
             ErrorCode::InvalidSignatureException,
-            format!(
-                "Credential should be scoped to correct service: '{}'. ",
-                sigv4::SERVICE
-            ),
+            format!("Credential should be scoped to correct service: '{service}'. "),
         ));
     }
     if auth.terminator != "aws4_request" {
@@ -173,31 +209,51 @@ mod tests {
         let cfg = Config::default().with_api_key("secret-key");
         let h = HeaderMap::new();
         assert_eq!(
-            authenticate(&cfg, &req(&h), SystemTime::now())
-                .unwrap_err()
-                .code,
+            authenticate(
+                &cfg,
+                &CredentialState::default(),
+                &req(&h),
+                SystemTime::now()
+            )
+            .unwrap_err()
+            .code,
             ErrorCode::MissingAuthenticationTokenException
         );
         let mut h = HeaderMap::new();
         h.insert("authorization", "Bearer secret-key".parse().unwrap());
         assert_eq!(
-            authenticate(&cfg, &req(&h), SystemTime::now())
-                .unwrap()
-                .scheme,
+            authenticate(
+                &cfg,
+                &CredentialState::default(),
+                &req(&h),
+                SystemTime::now()
+            )
+            .unwrap()
+            .scheme,
             "bearer"
         );
         h.insert("authorization", "Bearer wrong".parse().unwrap());
         assert_eq!(
-            authenticate(&cfg, &req(&h), SystemTime::now())
-                .unwrap_err()
-                .code,
+            authenticate(
+                &cfg,
+                &CredentialState::default(),
+                &req(&h),
+                SystemTime::now()
+            )
+            .unwrap_err()
+            .code,
             ErrorCode::UnrecognizedClientException
         );
         let open = Config::default().without_auth();
         assert_eq!(
-            authenticate(&open, &req(&HeaderMap::new()), SystemTime::now())
-                .unwrap()
-                .scheme,
+            authenticate(
+                &open,
+                &CredentialState::default(),
+                &req(&HeaderMap::new()),
+                SystemTime::now()
+            )
+            .unwrap()
+            .scheme,
             "none"
         );
     }
@@ -215,7 +271,9 @@ mod tests {
             format!("AWS4-HMAC-SHA256 Credential=NOPE/{day}/us-east-1/bedrock/aws4_request, SignedHeaders=host;x-amz-date, Signature={sig}").parse().unwrap(),
         );
         assert_eq!(
-            authenticate(&cfg, &req(&h), now).unwrap_err().code,
+            authenticate(&cfg, &CredentialState::default(), &req(&h), now)
+                .unwrap_err()
+                .code,
             ErrorCode::UnrecognizedClientException
         );
         h.insert(
@@ -224,17 +282,23 @@ mod tests {
         );
         h.insert("host", "localhost".parse().unwrap());
         assert_eq!(
-            authenticate(&cfg, &req(&h), now).unwrap_err().code,
+            authenticate(&cfg, &CredentialState::default(), &req(&h), now)
+                .unwrap_err()
+                .code,
             ErrorCode::InvalidSignatureException
         );
         h.insert("x-amz-security-token", "old".parse().unwrap());
         assert_eq!(
-            authenticate(&cfg, &req(&h), now).unwrap_err().code,
+            authenticate(&cfg, &CredentialState::default(), &req(&h), now)
+                .unwrap_err()
+                .code,
             ErrorCode::ExpiredTokenException
         );
         h.insert("x-amz-security-token", "other".parse().unwrap());
         assert_eq!(
-            authenticate(&cfg, &req(&h), now).unwrap_err().code,
+            authenticate(&cfg, &CredentialState::default(), &req(&h), now)
+                .unwrap_err()
+                .code,
             ErrorCode::UnrecognizedClientException
         );
     }

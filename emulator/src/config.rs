@@ -1,5 +1,6 @@
 //! Emulator configuration (library and CLI share it).
 
+use crate::credentials::CredentialEndpoints;
 use crate::faults::{FaultConfig, FaultSettings};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -84,6 +85,8 @@ pub struct Config {
     pub seed: u64,
     /// Fault injection, globally and per model.
     pub faults: FaultSettings,
+    /// The emulated credential endpoints (IMDSv2, ECS, STS, SSO); all off by default.
+    pub credential_endpoints: CredentialEndpoints,
     /// Calls kept on the stats timeline (`recent_calls`).
     pub call_log_capacity: usize,
     /// Requests kept in the request log.
@@ -105,6 +108,7 @@ impl Default for Config {
             allowed_models: None,
             seed: DEFAULT_SEED,
             faults: FaultSettings::default(),
+            credential_endpoints: CredentialEndpoints::default(),
             call_log_capacity: DEFAULT_CALL_LOG_CAPACITY,
             request_log_capacity: DEFAULT_REQUEST_LOG_CAPACITY,
         }
@@ -198,6 +202,39 @@ impl Config {
     /// Faults for one model (id as sent, or its foundation-model id), replacing the default.
     pub fn with_model_faults(mut self, model: impl Into<String>, faults: FaultConfig) -> Self {
         self.faults.models.insert(model.into(), faults);
+        self
+    }
+
+    /// Serves the credential endpoints as configured.
+    pub fn with_credential_endpoints(mut self, endpoints: CredentialEndpoints) -> Self {
+        self.credential_endpoints = endpoints;
+        self
+    }
+
+    /// Serves IMDSv2 with this instance role.
+    pub fn with_imds(mut self, role: impl Into<String>) -> Self {
+        self.credential_endpoints.imds_role = Some(role.into());
+        self
+    }
+
+    /// Serves the container credentials endpoint, requiring `authorization` when given.
+    pub fn with_ecs(mut self, authorization: Option<String>) -> Self {
+        self.credential_endpoints.ecs = true;
+        self.credential_endpoints.ecs_authorization = authorization;
+        self
+    }
+
+    /// Serves STS (AssumeRole, AssumeRoleWithWebIdentity; the latter accepting only
+    /// `web_identity_token` when given).
+    pub fn with_sts(mut self, web_identity_token: Option<String>) -> Self {
+        self.credential_endpoints.sts = true;
+        self.credential_endpoints.web_identity_token = web_identity_token;
+        self
+    }
+
+    /// Serves the SSO portal, accepting this access token.
+    pub fn with_sso(mut self, access_token: impl Into<String>) -> Self {
+        self.credential_endpoints.sso_access_token = Some(access_token.into());
         self
     }
 

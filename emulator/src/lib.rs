@@ -20,6 +20,7 @@
 mod auth;
 pub mod config;
 mod conn;
+pub mod credentials;
 pub mod error;
 pub mod faults;
 pub mod model_id;
@@ -33,6 +34,7 @@ pub use config::{
     Config, Credential, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCOUNT_ID, DEFAULT_PORT, DEFAULT_REGION,
     DEFAULT_SECRET_ACCESS_KEY, DEFAULT_SEED,
 };
+pub use credentials::{CredentialCall, CredentialEndpoints, ECS_PATH, IssuedBy, IssuedCredentials};
 pub use error::{ApiError, ErrorCode};
 pub use faults::{FaultConfig, FaultSettings};
 pub use model_id::{ModelKind, ResolvedModel};
@@ -130,6 +132,21 @@ impl Emulator {
             .credentials
             .first()
             .and_then(|c| c.session_token.as_deref())
+    }
+
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI` of the emulated container credentials endpoint.
+    pub fn ecs_credentials_url(&self) -> String {
+        format!("http://{}{}", self.addr, credentials::ECS_PATH)
+    }
+
+    /// Session credentials issued by the credential endpoints so far (oldest first).
+    pub fn issued_credentials(&self) -> Vec<IssuedCredentials> {
+        self.state.credentials.issued()
+    }
+
+    /// Requests to the credential endpoints so far (oldest first).
+    pub fn credential_calls(&self) -> Vec<CredentialCall> {
+        self.state.credentials.calls()
     }
 
     /// A copy of the stats.

@@ -4,7 +4,7 @@
 //! and logs to stderr (`RUST_LOG` filters, default `info`). SIGINT/SIGTERM: graceful exit 0.
 
 use bedrock_emulator::faults::{FaultConfig, parse_model_spec};
-use bedrock_emulator::{Config, Credential, ErrorCode};
+use bedrock_emulator::{Config, Credential, CredentialEndpoints, ErrorCode};
 use clap::Parser;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -47,7 +47,10 @@ fn parse_model_fault(s: &str) -> Result<(String, FaultConfig), String> {
 ///
 /// Endpoints: POST /model/{modelId}/invoke; GET /_emulator/stats; GET /_emulator/requests;
 /// POST /_emulator/reset; GET|PUT /_emulator/faults (JSON {"default": {...}, "models": {...}});
-/// GET /_emulator/health.
+/// GET /_emulator/credentials (issued session credentials, credential endpoint calls);
+/// GET /_emulator/health. With the credential endpoint flags, also IMDSv2 (/latest/...), the
+/// container credentials endpoint, STS (POST /) and the SSO portal (/federation/credentials),
+/// whose session credentials Bedrock then accepts.
 ///
 /// Point a client at it with e.g. AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:9917,
 /// AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE, AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
@@ -167,6 +170,56 @@ struct Cli {
     #[arg(long, value_parser = parse_model_fault, value_name = "SPEC")]
     model_fault: Vec<(String, FaultConfig)>,
 
+    /// Serve EC2 instance metadata, IMDSv2 only, with this instance role: PUT /latest/api/token,
+    /// then GET /latest/meta-data/iam/security-credentials/[ROLE] with the token (token-less
+    /// IMDSv1 requests get 401). Point AWS_EC2_METADATA_SERVICE_ENDPOINT at the emulator.
+    #[arg(long, value_name = "ROLE", help_heading = "Credential endpoints")]
+    imds_role: Option<String>,
+
+    /// Serve the ECS / EKS container credentials endpoint at /_emulator/ecs/credentials
+    /// (AWS_CONTAINER_CREDENTIALS_FULL_URI=http://ADDR/_emulator/ecs/credentials).
+    #[arg(long, help_heading = "Credential endpoints")]
+    ecs: bool,
+
+    /// Require this Authorization header on the container credentials endpoint (what
+    /// AWS_CONTAINER_AUTHORIZATION_TOKEN holds). Implies --ecs.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        hide_env_values = true,
+        help_heading = "Credential endpoints"
+    )]
+    ecs_authorization: Option<String>,
+
+    /// Serve STS at POST /: AssumeRole (SigV4, service sts, signed with accepted or issued keys)
+    /// and AssumeRoleWithWebIdentity. Point AWS_ENDPOINT_URL_STS at the emulator.
+    #[arg(long, help_heading = "Credential endpoints")]
+    sts: bool,
+
+    /// Accept only this web identity token in AssumeRoleWithWebIdentity (default: any
+    /// non-empty one). Implies --sts.
+    #[arg(long, value_name = "TOKEN", help_heading = "Credential endpoints")]
+    web_identity_token: Option<String>,
+
+    /// Serve the SSO portal (GET /federation/credentials, GetRoleCredentials), accepting this
+    /// cached access token. Point AWS_ENDPOINT_URL_SSO at the emulator.
+    #[arg(long, value_name = "TOKEN", help_heading = "Credential endpoints")]
+    sso_access_token: Option<String>,
+
+    /// Lifetime of the session credentials the credential endpoints issue.
+    #[arg(
+        long,
+        default_value_t = 3600,
+        value_name = "SECS",
+        help_heading = "Credential endpoints"
+    )]
+    credentials_lifetime_secs: u64,
+
+    /// Issue session credentials that have already expired (Bedrock then answers
+    /// ExpiredTokenException), to test expiry handling.
+    #[arg(long, help_heading = "Credential endpoints")]
+    issue_expired_credentials: bool,
+
     /// Calls kept on the stats timeline (recent_calls).
     #[arg(long, default_value_t = bedrock_emulator::config::DEFAULT_CALL_LOG_CAPACITY, value_name = "N")]
     call_log_capacity: usize,
@@ -194,6 +247,16 @@ impl Cli {
             seed: self.seed,
             call_log_capacity: self.call_log_capacity,
             request_log_capacity: self.request_log_capacity,
+            credential_endpoints: CredentialEndpoints {
+                imds_role: self.imds_role,
+                ecs: self.ecs || self.ecs_authorization.is_some(),
+                ecs_authorization: self.ecs_authorization,
+                sts: self.sts || self.web_identity_token.is_some(),
+                web_identity_token: self.web_identity_token,
+                sso_access_token: self.sso_access_token,
+                lifetime: Duration::from_secs(self.credentials_lifetime_secs),
+                issue_expired: self.issue_expired_credentials,
+            },
             ..Config::default()
         };
         config.faults.default = FaultConfig {

@@ -3,6 +3,7 @@
 use crate::auth::{self, AuthInfo};
 use crate::config::Config;
 use crate::conn::ConnControl;
+use crate::credentials::{self, CredentialState};
 use crate::error::{ApiError, ErrorCode};
 use crate::faults::{self, FaultOutcome, FaultSettings};
 use crate::model_id::{self, ResolvedModel};
@@ -51,6 +52,8 @@ pub struct AppState {
     pub config: Config,
     pub faults: RwLock<FaultSettings>,
     pub stats: Arc<Stats>,
+    /// Session credentials issued by the credential endpoints, and their call log.
+    pub credentials: CredentialState,
     ids: AtomicU64,
     id_salt: u64,
 }
@@ -70,6 +73,7 @@ impl AppState {
             config,
             faults,
             stats,
+            credentials: CredentialState::default(),
             ids: AtomicU64::new(0),
             id_salt,
         }
@@ -107,7 +111,7 @@ impl AppState {
 
 /// The router.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    credentials::routes(&state.config.credential_endpoints)
         .route("/model/{model_id}/invoke", post(invoke))
         .route("/_emulator/stats", get(get_stats))
         .route("/_emulator/requests", get(get_requests))
@@ -117,6 +121,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(get_faults).put(put_faults).post(put_faults),
         )
         .route("/_emulator/health", get(|| async { "ok" }))
+        .route("/_emulator/credentials", get(get_credentials))
         .fallback(unknown_operation)
         .with_state(state)
 }
@@ -154,6 +159,13 @@ async fn unknown_operation(State(app): State<Arc<AppState>>, req: Request) -> Re
 
 async fn get_stats(State(app): State<Arc<AppState>>) -> Response {
     json_response(StatusCode::OK, &app.stats.snapshot())
+}
+
+async fn get_credentials(State(app): State<Arc<AppState>>) -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({ "issued": app.credentials.issued(), "calls": app.credentials.calls() }),
+    )
 }
 
 async fn get_requests(State(app): State<Arc<AppState>>) -> Response {
@@ -262,7 +274,7 @@ async fn serve_invoke(
         headers,
         body: &body,
     };
-    let who = auth::authenticate(cfg, &received, SystemTime::now())?;
+    let who = auth::authenticate(cfg, &app.credentials, &received, SystemTime::now())?;
     let region = who
         .region
         .clone()

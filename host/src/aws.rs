@@ -14,6 +14,7 @@ mod arn;
 mod classify;
 mod client;
 mod credentials;
+mod primed;
 pub mod retry;
 mod source;
 #[cfg(test)]

@@ -17,6 +17,7 @@ use aws_types::region::Region;
 use aws_types::service_config::ServiceConfigKey;
 
 use super::AwsError;
+use super::primed::Primed;
 use super::source::{CredentialsKind, CredentialsSource};
 use crate::spicepod::AwsParams;
 
@@ -226,7 +227,9 @@ pub(crate) async fn load_with(
         let builder = ProfileFileCredentialsProvider::builder()
             .profile_name(name)
             .configure(&provider_config);
-        let provider = SharedCredentialsProvider::new(sources.apply_to_profile(builder).build());
+        let provider = Primed::shared(SharedCredentialsProvider::new(
+            sources.apply_to_profile(builder).build(),
+        ));
         conf = conf.credentials_provider(provider.clone());
         (
             CredentialsKind::Profile {
@@ -241,12 +244,18 @@ pub(crate) async fn load_with(
             Ok(p) if !p.trim().is_empty() => (p, true),
             _ => ("default".to_owned(), false),
         };
+        // The chain may call STS, SSO, a container endpoint or IMDS: the start-up check's
+        // answer serves the first request instead of a second round trip.
+        let provider = sdk.credentials_provider().map(Primed::shared);
+        if let Some(provider) = &provider {
+            conf = conf.credentials_provider(provider.clone());
+        }
         (
             CredentialsKind::DefaultChain {
                 profile,
                 profile_from_env,
             },
-            sdk.credentials_provider(),
+            provider,
         )
     };
 
