@@ -1,11 +1,14 @@
 //! A loaded codec: a compiled, version-checked, pre-instantiated component, and the four
-//! calls of the contract, each on a fresh instance with the contract's promises checked.
+//! calls of the contract, each on a warm instance (recycled after a trap or
+//! [`WARM_CALLS`] calls) with the contract's promises checked.
 
 use std::fmt;
+use std::sync::Mutex;
 
 use anyhow::{Context as _, bail};
 use sha2::{Digest, Sha256};
 use wasmtime::Store;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use super::bindings::{
     CodecGuest, CodecGuestPre, CodecInfo, Embeddings, INTERFACE, INTERFACE_VERSION, Invocation,
@@ -40,6 +43,31 @@ pub struct Codec {
     sha256: String,
     sandbox: Sandbox,
     pre: CodecGuestPre<SandboxState>,
+    /// Idle instances, ready for the next call (see [`Codec::call`]).
+    warm: Mutex<Vec<Warm>>,
+    max_idle: usize,
+}
+
+/// An instance kept between calls. Calls are stateless, so reusing one is safe; a fresh store
+/// per call costs ~25 µs of instantiation twice per request, more than a whole Titan
+/// encode + decode natively (see BENCHMARKS.md).
+struct Warm {
+    store: Store<SandboxState>,
+    guest: CodecGuest,
+    output: MemoryOutputPipe,
+    calls: u32,
+}
+
+/// Calls a warm instance makes before it is dropped for a fresh one: bounds whatever a
+/// codec's heap accumulates.
+pub const WARM_CALLS: u32 = 1000;
+
+/// Idle instances kept per codec: enough for the calls that run at once on a machine this
+/// size (codec calls are CPU work), few enough that their memory stays small.
+fn max_idle() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, |n| n.get() * 2)
+        .clamp(2, 16)
 }
 
 impl fmt::Debug for Codec {
@@ -63,7 +91,7 @@ impl Codec {
     fn load_inner(sandbox: &Sandbox, bytes: &[u8], source: CodecSource) -> anyhow::Result<Self> {
         let sha256 = hex::encode(Sha256::digest(bytes));
         let component = sandbox
-            .compile(bytes)
+            .compile_cached(bytes, &sha256)
             .context("not a valid WebAssembly component (build it with `cargo build --target wasm32-wasip2`)")?;
         let interface_version = exported_interface_version(sandbox, &component)?;
         let instance_pre = sandbox
@@ -87,6 +115,8 @@ impl Codec {
             sha256,
             sandbox: sandbox.clone(),
             pre,
+            warm: Mutex::new(Vec::new()),
+            max_idle: max_idle(),
         };
         codec.info = codec
             .call("info", "-", |guest, store| {
@@ -234,20 +264,49 @@ impl Codec {
         Ok(embeddings)
     }
 
-    /// Runs one export on a fresh instance in a fresh store; the store (and so the instance)
-    /// is dropped afterwards, trapped or not.
+    /// Runs one export on a warm instance (or a fresh one when none is idle). The instance goes
+    /// back to the pool only after a clean call: a trap (or any output, which its pipe would
+    /// keep) retires it, and so do [`WARM_CALLS`] calls.
     fn call<R>(
         &self,
         func: &'static str,
         model_id: &str,
         f: impl FnOnce(&CodecGuest, &mut Store<SandboxState>) -> wasmtime::Result<R>,
     ) -> Result<R, CodecError> {
-        let (mut store, output) = self.sandbox.new_store();
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|guest| f(&guest, &mut store));
-        let output = output.contents();
+        let idle = self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let instance = match idle {
+            Some(mut warm) => {
+                self.sandbox.arm_deadline(&mut warm.store);
+                Ok(warm)
+            }
+            None => {
+                let (mut store, output) = self.sandbox.new_store();
+                match self.pre.instantiate(&mut store) {
+                    Ok(guest) => Ok(Warm {
+                        store,
+                        guest,
+                        output,
+                        calls: 0,
+                    }),
+                    Err(err) => Err((err, output)),
+                }
+            }
+        };
+        let (result, output) = match instance {
+            Ok(mut warm) => {
+                let result = f(&warm.guest, &mut warm.store);
+                warm.calls += 1;
+                let output = warm.output.contents();
+                if result.is_ok() && output.is_empty() && warm.calls < WARM_CALLS {
+                    let mut idle = self.warm.lock().unwrap_or_else(|e| e.into_inner());
+                    if idle.len() < self.max_idle {
+                        idle.push(warm);
+                    }
+                }
+                (result, output)
+            }
+            Err((err, output)) => (Err(err), output.contents()),
+        };
         match result {
             Ok(value) => {
                 if !output.is_empty() {

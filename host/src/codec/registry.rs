@@ -14,6 +14,18 @@ pub struct Registry {
     codecs: Vec<Arc<Codec>>,
     /// prefix → the codec serving it.
     routes: BTreeMap<String, Arc<Codec>>,
+    /// Codec files removed from the codecs directory, so a model left without a codec is told
+    /// which prefix (or pinned name) went missing.
+    removed: Vec<Removed>,
+}
+
+/// A codec that served from a file that is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub name: String,
+    pub prefixes: Vec<String>,
+    /// Where it was loaded from.
+    pub source: String,
 }
 
 /// The codec chosen for a model, and the base model id it is called with.
@@ -45,6 +57,29 @@ pub enum RouteError {
     },
     #[error("params.codec is {name:?}, but no codec has that name (available: {available})")]
     UnknownCodec { name: String, available: String },
+    /// The codec that served the model's prefix was removed and nothing else serves it.
+    #[error(
+        "no codec serves the model prefix {prefix:?} of model {model_id:?} any more: codec \
+         {codec} ({source_desc}) was removed from the codecs directory and no other codec claims \
+         {prefix}*; put a codec for it back in the codecs directory"
+    )]
+    RemovedPrefix {
+        model_id: String,
+        prefix: String,
+        codec: String,
+        source_desc: String,
+    },
+    /// The codec a model is pinned to (`params.codec`) was removed.
+    #[error(
+        "params.codec is {name:?}, but that codec ({source_desc}, prefixes {prefixes}) was \
+         removed from the codecs directory; put it back (available: {available})"
+    )]
+    RemovedCodec {
+        name: String,
+        source_desc: String,
+        prefixes: String,
+        available: String,
+    },
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -78,7 +113,22 @@ impl Registry {
                 routes.insert(prefix.clone(), codec.clone());
             }
         }
-        Ok(Self { codecs, routes })
+        Ok(Self {
+            codecs,
+            routes,
+            removed: Vec::new(),
+        })
+    }
+
+    /// The same table, remembering codecs removed from the codecs directory (for the errors
+    /// of the models they served).
+    pub fn with_removed(mut self, removed: Vec<Removed>) -> Self {
+        self.removed = removed;
+        self
+    }
+
+    pub fn removed(&self) -> &[Removed] {
+        &self.removed
     }
 
     pub fn codecs(&self) -> &[Arc<Codec>] {
@@ -94,9 +144,19 @@ impl Registry {
     pub fn route(&self, model_id: &str, pinned: Option<&str>) -> Result<Route, RouteError> {
         let base = base_model(model_id);
         if let Some(name) = pinned {
-            let codec = self.by_name(name).ok_or_else(|| RouteError::UnknownCodec {
-                name: name.to_string(),
-                available: self.names(),
+            let codec = self.by_name(name).ok_or_else(|| {
+                match self.removed.iter().find(|r| r.name == name) {
+                    Some(gone) => RouteError::RemovedCodec {
+                        name: name.to_string(),
+                        source_desc: gone.source.clone(),
+                        prefixes: gone.prefixes.join(", "),
+                        available: self.names(),
+                    },
+                    None => RouteError::UnknownCodec {
+                        name: name.to_string(),
+                        available: self.names(),
+                    },
+                }
             })?;
             let base_model_id = match base {
                 BaseModel::Known(id) => id,
@@ -125,11 +185,7 @@ impl Registry {
                 codec: codec.clone(),
                 base_model_id: base.clone(),
             })
-            .ok_or_else(|| RouteError::NoCodec {
-                model_id: model_id.to_string(),
-                served: self.served(),
-                base,
-            })
+            .ok_or_else(|| self.no_codec(model_id, base))
     }
 
     /// The codec serving a name; a file beats a built-in of the same name.
@@ -137,6 +193,28 @@ impl Registry {
         let mut matching = self.codecs.iter().filter(|c| c.name() == name);
         let first = matching.next()?;
         Some(matching.find(|c| is_file(c)).unwrap_or(first).clone())
+    }
+
+    fn no_codec(&self, model_id: &str, base: String) -> RouteError {
+        let gone = self
+            .removed
+            .iter()
+            .flat_map(|r| r.prefixes.iter().map(move |p| (p, r)))
+            .filter(|(p, _)| base.starts_with(p.as_str()))
+            .max_by_key(|(p, _)| p.len());
+        match gone {
+            Some((prefix, codec)) => RouteError::RemovedPrefix {
+                model_id: model_id.to_string(),
+                prefix: prefix.clone(),
+                codec: codec.name.clone(),
+                source_desc: codec.source.clone(),
+            },
+            None => RouteError::NoCodec {
+                model_id: model_id.to_string(),
+                served: self.served(),
+                base,
+            },
+        }
     }
 
     fn names(&self) -> String {

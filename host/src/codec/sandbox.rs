@@ -1,6 +1,7 @@
 //! The sandbox codecs run in: one engine, WASI p2 with an empty context, a memory cap and a
 //! CPU deadline per call, and a fresh store (so a fresh instance) for every call.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use wasmtime::{
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::cache::CompiledCache;
 
 /// Limits the host enforces on every codec call.
 #[derive(Debug, Clone, Copy)]
@@ -67,10 +70,19 @@ struct Inner {
     linker: Linker<SandboxState>,
     limits: SandboxLimits,
     pooling: bool,
+    cache: Option<CompiledCache>,
 }
 
 impl Sandbox {
+    /// A sandbox that compiles every codec it loads (no compiled-codec cache).
     pub fn new(limits: SandboxLimits) -> anyhow::Result<Self> {
+        Self::with_cache(limits, None)
+    }
+
+    /// A sandbox that keeps the native code it compiles in the compiled-codec cache under
+    /// `cache_root` (see [`super::cache`]), so a restart does not compile again. A cache that
+    /// cannot be opened is logged and left off.
+    pub fn with_cache(limits: SandboxLimits, cache_root: Option<&Path>) -> anyhow::Result<Self> {
         let (engine, pooling) = match Engine::new(&engine_config(&limits, true)) {
             Ok(engine) => (engine, true),
             Err(err) => {
@@ -92,12 +104,23 @@ impl Sandbox {
             .map_err(anyhow::Error::from)
             .context("linking WASI p2")?;
         start_epoch_ticker(&engine);
+        let cache = cache_root.and_then(|root| match CompiledCache::open(root, &engine) {
+            Ok(cache) => {
+                tracing::debug!("compiled-codec cache: {}", cache.dir().display());
+                Some(cache)
+            }
+            Err(err) => {
+                tracing::warn!("compiled-codec cache off: {err:#}");
+                None
+            }
+        });
         Ok(Self {
             inner: Arc::new(Inner {
                 engine,
                 linker,
                 limits,
                 pooling,
+                cache,
             }),
         })
     }
@@ -119,8 +142,21 @@ impl Sandbox {
         self.inner.pooling
     }
 
+    /// The compiled-codec cache, when on.
+    pub fn cache(&self) -> Option<&CompiledCache> {
+        self.inner.cache.as_ref()
+    }
+
     pub fn compile(&self, bytes: &[u8]) -> anyhow::Result<Component> {
         Component::new(&self.inner.engine, bytes).map_err(anyhow::Error::from)
+    }
+
+    /// Compiles `bytes` (whose SHA-256 is `sha256`), through the compiled-codec cache when on.
+    pub fn compile_cached(&self, bytes: &[u8], sha256: &str) -> anyhow::Result<Component> {
+        match &self.inner.cache {
+            Some(cache) => cache.get_or_compile(&self.inner.engine, sha256, || self.compile(bytes)),
+            None => self.compile(bytes),
+        }
     }
 
     /// A store for one call, with its output pipe. The deadline is set here, right before the
@@ -147,6 +183,12 @@ impl Sandbox {
         store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
         store.epoch_deadline_trap();
         (store, output)
+    }
+
+    /// Re-arms the CPU deadline of a warm store before its next call (a store with epochs on
+    /// must get a fresh deadline before **every** call).
+    pub fn arm_deadline(&self, store: &mut Store<SandboxState>) {
+        store.set_epoch_deadline(deadline_ticks(self.inner.limits.call_timeout));
     }
 
     /// Turns a trap into a sentence a user can act on, with the guest's own output (a panic

@@ -1,74 +1,43 @@
-//! `bedrock-embed codecs`: what serves each model prefix, and where it came from.
+//! `bedrock-embed codecs`: every codec (built-in and in the codecs directory), what it serves,
+//! where it came from, and why a codec file did not load. `GET /v1/codecs` serves the same
+//! listing ([`CodecList`]).
 
 use std::io::Write;
 use std::path::Path;
 
+use crate::codec::{CodecList, CodecListing};
 use anyhow::Context as _;
-use serde_json::json;
 
-use crate::codec::{self, Sandbox, SandboxLimits};
+use super::setup;
 
 pub fn run(dir: Option<&Path>, as_json: bool, out: &mut impl Write) -> anyhow::Result<()> {
-    if let Some(dir) = dir
-        && !dir.is_dir()
-    {
-        anyhow::bail!(
-            "the codecs directory {} does not exist (pass an existing directory to --codecs)",
-            dir.display()
-        );
-    }
-    let sandbox = Sandbox::new(SandboxLimits::default())?;
-    let (registry, failures) = codec::load_registry(&sandbox, dir)?;
-
+    let (_sandbox, catalog) = setup::load_codecs(dir)?;
+    let listing = catalog.listing();
     if as_json {
-        let codecs: Vec<_> = registry
-            .codecs()
-            .iter()
-            .map(|c| {
-                let info = c.info();
-                json!({
-                    "name": info.name,
-                    "version": info.version,
-                    "interface": format!("{}@{}", codec::INTERFACE, c.interface_version()),
-                    "prefixes": info.model_prefixes,
-                    "serving": registry.routes().filter(|(_, r)| std::sync::Arc::ptr_eq(r, c)).map(|(p, _)| p).collect::<Vec<_>>(),
-                    "source": c.source().to_string(),
-                    "sha256": c.sha256(),
-                    "params": info.params.iter().map(|p| json!({
-                        "name": p.name,
-                        "description": p.description,
-                        "default": p.default_value,
-                        "allowed": p.allowed,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let failed: Vec<_> = failures
-            .iter()
-            .map(|f| json!({"source": f.path.display().to_string(), "error": f.reason}))
-            .collect();
-        let doc = json!({"codecs": codecs, "failed": failed});
+        let doc = CodecList::new(listing);
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?).context("writing to stdout")?;
         return Ok(());
     }
+    write_table(&listing, out)
+}
 
+/// The human form: one row per codec, then one line per codec file that failed.
+pub fn write_table(listing: &[CodecListing], out: &mut impl Write) -> anyhow::Result<()> {
     let mut rows = vec![[
         "NAME".to_string(),
         "VERSION".into(),
         "WIT".into(),
         "PREFIXES".into(),
         "SOURCE".into(),
+        "SHA256".into(),
+        "LOADED".into(),
     ]];
-    for c in registry.codecs() {
-        let info = c.info();
-        let prefixes = info
+    for c in listing.iter().filter(|c| c.name.is_some()) {
+        let prefixes = c
             .model_prefixes
             .iter()
             .map(|p| {
-                let serving = registry
-                    .routes()
-                    .any(|(q, r)| q == p && std::sync::Arc::ptr_eq(r, c));
-                if serving {
+                if c.serves.contains(p) {
                     p.clone()
                 } else {
                     format!("{p} (overridden)")
@@ -77,15 +46,20 @@ pub fn run(dir: Option<&Path>, as_json: bool, out: &mut impl Write) -> anyhow::R
             .collect::<Vec<_>>()
             .join(", ");
         rows.push([
-            info.name.clone(),
-            info.version.clone(),
-            c.interface_version().to_string(),
+            c.name.clone().unwrap_or_default(),
+            c.version.clone().unwrap_or_default(),
+            c.interface_version.clone().unwrap_or_default(),
             prefixes,
-            c.source().to_string(),
+            c.source.clone(),
+            c.sha256
+                .as_deref()
+                .map(|s| s[..12.min(s.len())].to_string())
+                .unwrap_or_default(),
+            c.loaded_at.clone().unwrap_or_default(),
         ]);
     }
-    let widths: Vec<usize> = (0..5)
-        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     for row in &rows {
         let line: Vec<String> = row
@@ -95,8 +69,16 @@ pub fn run(dir: Option<&Path>, as_json: bool, out: &mut impl Write) -> anyhow::R
             .collect();
         writeln!(out, "{}", line.join("  ").trim_end())?;
     }
-    for f in &failures {
-        writeln!(out, "FAILED  {}: {}", f.path.display(), f.reason)?;
+    for c in listing {
+        if let Some(error) = &c.last_error {
+            let status = match &c.name {
+                Some(name) => {
+                    format!("FAILED (codec {name} from an earlier version keeps serving)")
+                }
+                None => "FAILED".to_string(),
+            };
+            writeln!(out, "{status}  {}: {error}", c.source)?;
+        }
     }
     Ok(())
 }

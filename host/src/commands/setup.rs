@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use arc_swap::ArcSwap;
 
 use crate::codec::directory::LoadFailure;
-use crate::codec::{self, Registry, Sandbox, SandboxLimits};
+use crate::codec::{Catalog, ModelUse, Registry, Sandbox, SandboxLimits, cache};
 use crate::models::{self, BuildOptions, Model, OfflineTarget};
 use crate::spicepod::Spicepod;
 
@@ -26,6 +26,10 @@ pub struct SetupArgs {
 pub struct Setup {
     pub spicepod: Spicepod,
     pub sandbox: Sandbox,
+    /// The codecs (built-in and the codecs directory's) with their state; `run` watches the
+    /// directory through it: `setup.catalog.watch()`.
+    pub catalog: Arc<Catalog>,
+    /// The live routing table (`catalog.registry()`), swapped whole on every codec change.
     pub codecs: Arc<ArcSwap<Registry>>,
     /// Codec files in the codecs directory that did not load (logged; shown by `codecs`).
     pub codec_failures: Vec<LoadFailure>,
@@ -40,13 +44,12 @@ pub async fn load(args: &SetupArgs) -> anyhow::Result<Setup> {
 
     // Compiling codecs is CPU work: keep it off the async threads.
     let dir = args.codecs_dir.clone();
-    let (sandbox, registry, codec_failures) = tokio::task::spawn_blocking(move || {
-        let sandbox = Sandbox::new(SandboxLimits::default())?;
-        let (registry, failures) = codec::load_registry(&sandbox, dir.as_deref())?;
-        anyhow::Ok((sandbox, registry, failures))
-    })
-    .await
-    .context("loading codecs")??;
+    let (sandbox, catalog) = tokio::task::spawn_blocking(move || load_codecs(dir.as_deref()))
+        .await
+        .context("loading codecs")??;
+    let catalog = Arc::new(catalog);
+    let codec_failures = catalog.failures();
+    let registry = catalog.registry().load_full();
 
     let options = BuildOptions {
         check_credentials: args.check_credentials,
@@ -55,18 +58,51 @@ pub async fn load(args: &SetupArgs) -> anyhow::Result<Setup> {
     };
     let (models, model_warnings) = models::build(&spicepod, &registry, &options).await?;
     warnings.extend(model_warnings);
+    catalog.set_models(model_uses(&models));
     Ok(Setup {
         spicepod,
         sandbox,
-        codecs: Arc::new(ArcSwap::from_pointee(registry)),
+        codecs: catalog.registry(),
+        catalog,
         codec_failures,
         models,
         warnings,
     })
 }
 
+/// The sandbox (with the compiled-codec cache: `$BEDROCK_EMBED_CODEC_CACHE`, else the user's
+/// cache directory) and every codec, built-in and in `dir`. CPU-heavy: call it off the async
+/// threads.
+pub fn load_codecs(dir: Option<&Path>) -> anyhow::Result<(Sandbox, Catalog)> {
+    if let Some(dir) = dir
+        && !dir.is_dir()
+    {
+        anyhow::bail!(
+            "the codecs directory {} does not exist (pass an existing directory to --codecs)",
+            dir.display()
+        );
+    }
+    let sandbox = Sandbox::with_cache(SandboxLimits::default(), cache::default_root().as_deref())?;
+    let catalog = Catalog::load(&sandbox, dir)?;
+    Ok((sandbox, catalog))
+}
+
+/// What the catalog needs to know of the models to re-check them on a codec change.
+pub fn model_uses(models: &[Model]) -> Vec<ModelUse> {
+    models
+        .iter()
+        .map(|m| ModelUse {
+            name: m.name.clone(),
+            model_id: m.model_id.clone(),
+            pinned: m.codec_pin.clone(),
+            params: m.params.clone(),
+        })
+        .collect()
+}
+
 /// Starts the Bedrock emulator in-process on an ephemeral loopback port for `--offline`.
-pub async fn start_offline_emulator() -> anyhow::Result<(bedrock_emulator::Emulator, OfflineTarget)> {
+pub async fn start_offline_emulator() -> anyhow::Result<(bedrock_emulator::Emulator, OfflineTarget)>
+{
     let emulator = bedrock_emulator::spawn(bedrock_emulator::Config::new())
         .await
         .context("starting the local Bedrock emulator for --offline")?;
@@ -86,5 +122,6 @@ pub async fn start_offline_emulator() -> anyhow::Result<(bedrock_emulator::Emula
 
 /// `--spicepod` default: ./spicepod.yaml.
 pub fn spicepod_path(flag: Option<&Path>) -> PathBuf {
-    flag.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("spicepod.yaml"))
+    flag.map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("spicepod.yaml"))
 }
