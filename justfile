@@ -34,6 +34,21 @@ codecs *ARGS:
 test:
     ./tests/run.sh
 
+# Not run by CI. Codec sandbox tax, host tax, limiter precision, scale, start-up and hot-swap,
+# measured side by side in one run. ARGS: `--quick` (short runs), or sections (codec host
+# limiter scale startup) to run some only (BENCHMARKS.md is then left alone).
+# Benchmarks in release mode (~8 min): print the table and write it to BENCHMARKS.md.
+bench *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v wrk >/dev/null; then
+      echo "installing wrk (the HTTP load generator) from Debian's packages"
+      sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+      $sudo apt-get update -qq && $sudo apt-get install -y -qq wrk
+    fi
+    cargo build --release --workspace
+    target/release/bedrock-embed-bench --out BENCHMARKS.md {{ARGS}}
+
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all --check
@@ -54,3 +69,42 @@ guests:
 # Start the Bedrock emulator on its default port (see `bedrock-emulator --help`).
 emulator *ARGS:
     cargo run -p bedrock-emulator -- {{ARGS}}
+
+# The new crate has its own copy of wit/codec.wit and builds on its own; see
+# docs/writing-a-codec.md.
+# Start a new codec from guests/template in DIR (default: codecs-src/NAME).
+new-codec NAME DIR="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    name="{{NAME}}"
+    dir="{{DIR}}"
+    dir="${dir:-codecs-src/$name}"
+    if [[ ! "$name" =~ ^[a-z][a-z0-9-]*$ ]]; then
+      echo "error: NAME must be lowercase letters, digits and dashes, starting with a letter (got '$name')" >&2
+      exit 1
+    fi
+    if [ -e "$dir" ]; then
+      echo "error: $dir already exists" >&2
+      exit 1
+    fi
+    mkdir -p "$dir/src" "$dir/wit"
+    cp guests/template/src/lib.rs "$dir/src/lib.rs"
+    cp guests/template/Cargo.toml "$dir/Cargo.toml"
+    cp wit/codec.wit "$dir/wit/codec.wit"
+    # Same dependency versions as the built-in codecs (and so a shared build cache).
+    cp guests/Cargo.lock "$dir/Cargo.lock"
+    sed -i -e "s/^name = \"codec-template\"/name = \"$name-codec\"/" \
+           -e '/^# `just new-codec NAME` copies/d' "$dir/Cargo.toml"
+    sed -i -e 's#path: "../../wit",#path: "wit",#' \
+           -e "s/^const NAME: \&str = \"template\";/const NAME: \&str = \"$name\";/" "$dir/src/lib.rs"
+    printf '%s\n' '' \
+      '# Its own workspace: built on its own, for wasm32-wasip2.' \
+      '[workspace]' '' \
+      '[profile.release]' \
+      'opt-level = 3' 'lto = true' 'codegen-units = 1' 'strip = true' 'panic = "abort"' >> "$dir/Cargo.toml"
+    wasm="${name//-/_}_codec.wasm"
+    echo "created $dir (codec \"$name\", package $name-codec)"
+    echo "next: edit $dir/src/lib.rs (prefixes, params, request and response bodies), then"
+    echo "  cargo test --manifest-path $dir/Cargo.toml"
+    echo "  cargo build --release --target wasm32-wasip2 --manifest-path $dir/Cargo.toml"
+    echo "  cp $dir/target/wasm32-wasip2/release/$wasm codecs/"

@@ -14,7 +14,15 @@ rustup target add wasm32-wasip2 >/dev/null 2>&1 || {
 echo "== guest codec cores (native unit tests)"
 cargo test --manifest-path guests/Cargo.toml
 
+echo "== example codecs (Python via componentize-py into .venv; the Rust example's native tests)"
+examples/codecs/python-cohere/build.sh
+cargo test --manifest-path examples/codecs/nova-rust/Cargo.toml --target-dir target/examples-native
+
 echo "== Rust workspace"
+# The end-to-end tests run the real binaries as child processes: build them first, and tell the
+# tests where the host is (otherwise each test process runs `cargo build` for it).
+cargo build --workspace --bins
+export BEDROCK_EMBED_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/bedrock-embed"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
   cargo test --workspace --doc
@@ -23,9 +31,5 @@ else
 fi
 
 echo "== Python clients (openai, boto3)"
-cargo build --workspace --bins
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 .venv/bin/python -m pytest tests/python -q -p no:cacheprovider

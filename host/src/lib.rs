@@ -5,10 +5,12 @@
 //! a sandboxed WebAssembly component implementing `wit/codec.wit`.
 
 pub mod aws;
+pub mod bulk;
 pub mod codec;
 pub mod commands;
 pub mod embedder;
 pub mod limiter;
 pub mod models;
 pub mod secrets;
+pub mod server;
 pub mod spicepod;

@@ -17,7 +17,12 @@ struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `info`, `debug`, `bedrock_embed=debug`.
     /// The AWS SDK's own credential-chain warnings are off by default: bedrock-embed reports
     /// credential problems itself, once, with the fix.
-    #[arg(long, global = true, env = "BEDROCK_EMBED_LOG", default_value = "info,aws_config=error")]
+    #[arg(
+        long,
+        global = true,
+        env = "BEDROCK_EMBED_LOG",
+        default_value = "info,aws_config=error"
+    )]
     log: String,
     #[command(subcommand)]
     command: Command,
@@ -41,13 +46,23 @@ struct Load {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the spicepod's models through the OpenAI-compatible HTTP API until SIGINT/SIGTERM.
+    Run {
+        #[command(flatten)]
+        load: Load,
+        /// Address to listen on (`127.0.0.1:0` picks a free port; the chosen address is printed).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
+        http: std::net::SocketAddr,
+    },
     /// Load and validate everything (spicepod, secrets, codec params, credentials) without
     /// calling Bedrock. Exits 0 when good; lists every problem otherwise.
     Check {
         #[command(flatten)]
         load: Load,
     },
-    /// Embed TEXTs with one model and print the vectors as JSON.
+    /// Embed TEXTs with one model and print the vectors as JSON, or embed every line of a file
+    /// (--input FILE --output FILE), resumably.
+    #[command(after_help = bedrock_embed::bulk::HELP_AFTER)]
     Embed {
         /// The model's `name` in the spicepod.
         #[arg(long)]
@@ -57,9 +72,11 @@ enum Command {
         dimensions: Option<u32>,
         #[command(flatten)]
         load: Load,
-        /// The texts to embed.
-        #[arg(required = true)]
+        /// The texts to embed (or use --input).
+        #[arg(required_unless_present = "input", conflicts_with = "input")]
         texts: Vec<String>,
+        #[command(flatten)]
+        file: bedrock_embed::bulk::FileArgs,
     },
     /// List the codecs: name, version, WIT interface version, model prefixes, and source.
     Codecs {
@@ -78,12 +95,36 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
     let result = match cli.command {
+        Command::Run { load, http } => match setup_args(&load, true).await {
+            Ok((args, _emulator)) => commands::run::run(args, http).await,
+            Err(err) => Err(err),
+        },
         Command::Check { load } => match setup_args(&load, true).await {
             Ok((args, _emulator)) => commands::check::run(args, &mut std::io::stdout()).await,
             Err(err) => Err(err),
         },
-        Command::Embed { model, dimensions, load, texts } => match setup_args(&load, true).await {
-            Ok((args, _emulator)) => commands::embed::run(args, &model, texts, dimensions, &mut std::io::stdout()).await,
+        Command::Embed {
+            model,
+            dimensions,
+            load,
+            texts,
+            file,
+        } => match setup_args(&load, true).await {
+            Ok((args, _emulator)) => {
+                match bedrock_embed::bulk::Job::new(&model, dimensions, file) {
+                    Some(job) => return bedrock_embed::bulk::command(args, job).await,
+                    None => {
+                        commands::embed::run(
+                            args,
+                            &model,
+                            texts,
+                            dimensions,
+                            &mut std::io::stdout(),
+                        )
+                        .await
+                    }
+                }
+            }
             Err(err) => Err(err),
         },
         Command::Codecs { codecs, json } => {
@@ -106,7 +147,10 @@ async fn main() -> ExitCode {
 
 /// The shared load arguments, with the in-process emulator started for `--offline` (kept
 /// alive by the caller for as long as the models are used).
-async fn setup_args(load: &Load, check_credentials: bool) -> anyhow::Result<(SetupArgs, Option<bedrock_emulator::Emulator>)> {
+async fn setup_args(
+    load: &Load,
+    check_credentials: bool,
+) -> anyhow::Result<(SetupArgs, Option<bedrock_emulator::Emulator>)> {
     let (emulator, offline) = if load.offline {
         let (emulator, target) = setup::start_offline_emulator().await?;
         (Some(emulator), Some(target))

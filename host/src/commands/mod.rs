@@ -3,6 +3,7 @@
 pub mod check;
 pub mod codecs;
 pub mod embed;
+pub mod run;
 pub mod setup;
 
 use std::path::{Path, PathBuf};
