@@ -2,10 +2,12 @@
 //! never touches generated bindings and tests natively), param lookup and parsing, the texts
 //! of "bad value" errors, and the input and response checks every codec does.
 //!
-//! No dependencies, no wit-bindgen: each codec's `lib.rs` converts between these types and its
-//! generated ones.
+//! No dependencies: [`export_codec!`] generates each codec's bindings (with the codec's own
+//! wit-bindgen) and the shell converting between them and these types.
 
 use std::fmt;
+
+mod shell;
 
 /// One model parameter (`param` in the WIT).
 #[derive(Debug, Clone, PartialEq, Eq)]

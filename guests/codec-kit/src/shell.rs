@@ -1,0 +1,118 @@
+//! The export shell every codec built on codec-kit shares: bindings for `wit/codec.wit` and a
+//! `Guest` impl that converts between the generated types and codec-kit's, calling the codec's
+//! wire module.
+
+/// Generates the component for a wire module that has `info()`, `check`, `encode` and
+/// `decode` over codec-kit's types (see `guests/titan/src/wire.rs`):
+///
+/// ```ignore
+/// pub mod wire;
+/// codec_kit::export_codec!(wire, "../../wit");
+/// ```
+///
+/// The WIT path is relative to the invoking crate's `Cargo.toml`. Native builds (unit tests)
+/// get the same `Component` type without the export: export symbol names contain `:` and `@`,
+/// which native linkers refuse.
+#[macro_export]
+macro_rules! export_codec {
+    ($wire:ident, $wit:literal) => {
+        wit_bindgen::generate!({
+            path: $wit,
+            world: "codec-guest",
+        });
+
+        use bedrock_embed::codec::types as wit;
+        use exports::bedrock_embed::codec::codec::Guest;
+
+        /// The exported component.
+        #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+        pub struct Component;
+
+        #[cfg(target_arch = "wasm32")]
+        export!(Component);
+
+        impl Guest for Component {
+            fn info() -> wit::CodecInfo {
+                let info = $wire::info();
+                wit::CodecInfo {
+                    name: info.name,
+                    version: info.version,
+                    model_prefixes: info.model_prefixes,
+                    params: info
+                        .params
+                        .into_iter()
+                        .map(|p| wit::ParamSpec {
+                            name: p.name,
+                            description: p.description,
+                            default_value: p.default_value,
+                            allowed: p.allowed,
+                        })
+                        .collect(),
+                }
+            }
+
+            fn check(model_id: String, params: Vec<wit::Param>) -> Result<(), wit::CodecError> {
+                $wire::check(&model_id, &shell::params_in(params)).map_err(shell::error_out)
+            }
+
+            fn encode(
+                model_id: String,
+                params: Vec<wit::Param>,
+                options: wit::RequestOptions,
+                inputs: Vec<String>,
+            ) -> Result<Vec<wit::Invocation>, wit::CodecError> {
+                let options = $crate::RequestOptions { dimensions: options.dimensions };
+                let invocations =
+                    $wire::encode(&model_id, &shell::params_in(params), options, &inputs)
+                        .map_err(shell::error_out)?;
+                Ok(invocations
+                    .into_iter()
+                    .map(|i| wit::Invocation { body: i.body, input_count: i.input_count })
+                    .collect())
+            }
+
+            fn decode(
+                model_id: String,
+                params: Vec<wit::Param>,
+                options: wit::RequestOptions,
+                body: Vec<u8>,
+                input_count: u32,
+            ) -> Result<wit::Embeddings, wit::CodecError> {
+                let options = $crate::RequestOptions { dimensions: options.dimensions };
+                let embeddings = $wire::decode(
+                    &model_id,
+                    &shell::params_in(params),
+                    options,
+                    &body,
+                    input_count,
+                )
+                .map_err(shell::error_out)?;
+                Ok(wit::Embeddings {
+                    vectors: embeddings.vectors,
+                    input_tokens: embeddings.input_tokens,
+                })
+            }
+        }
+
+        mod shell {
+            use super::wit;
+
+            pub fn params_in(params: Vec<wit::Param>) -> Vec<$crate::Param> {
+                params
+                    .into_iter()
+                    .map(|p| $crate::Param { name: p.name, value: p.value })
+                    .collect()
+            }
+
+            pub fn error_out(error: $crate::CodecError) -> wit::CodecError {
+                use $crate::CodecError as E;
+                match error {
+                    E::InvalidParam(m) => wit::CodecError::InvalidParam(m),
+                    E::InvalidInput(m) => wit::CodecError::InvalidInput(m),
+                    E::BadResponse(m) => wit::CodecError::BadResponse(m),
+                    E::UnsupportedModel(m) => wit::CodecError::UnsupportedModel(m),
+                }
+            }
+        }
+    };
+}
