@@ -447,3 +447,47 @@ async fn unknown_models_and_bad_requests_are_typed() {
         "bad requests never reach Bedrock"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arn_that_names_no_model_is_served_through_base_model() {
+    let emulator = bedrock_emulator::spawn(Config::new()).await.unwrap();
+    let arn = "arn:aws:bedrock:us-east-1:123456789012:imported-model/abc123";
+    let without = spicepod_text(&emulator, &entry("imported", arn, ""));
+    let err = build(&without, &emulator_secrets(&emulator), quick_retries())
+        .await
+        .err()
+        .expect("an opaque ARN without base_model or codec is refused at load");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("imported-model") && msg.contains("params.base_model"),
+        "{msg}"
+    );
+
+    let with = spicepod_text(
+        &emulator,
+        &entry(
+            "imported",
+            arn,
+            "      base_model: amazon.titan-embed-text-v2:0\n      dimensions: \"256\"\n",
+        ),
+    );
+    let embedder = build(&with, &emulator_secrets(&emulator), quick_retries())
+        .await
+        .unwrap();
+    // The emulator serves no imported models: it answers 404, but only after receiving the
+    // ARN exactly as written, with the body the Titan codec built from the params.
+    let err = embedder
+        .embed("imported", vec!["hi".into()], None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EmbedError::Bedrock { failure, .. } if failure.kind == FailureKind::NotFound),
+        "{err:?}"
+    );
+    let requests = emulator.requests();
+    assert_eq!(requests[0].model_id, arn);
+    assert_eq!(
+        requests[0].body,
+        json!({"inputText": "hi", "dimensions": 256, "normalize": true})
+    );
+}

@@ -103,7 +103,7 @@ impl Embedder {
         let route = self
             .codecs
             .load()
-            .route(&model.model_id, model.codec_pin.as_deref())
+            .route(&model.codec_model_id, model.codec_pin.as_deref())
             .map_err(|source| EmbedError::NoCodec {
                 model: name.to_string(),
                 source: Box::new(source),

@@ -17,6 +17,8 @@ pub struct Model {
     pub name: String,
     /// The model id as written in the spicepod: sent to Bedrock unchanged.
     pub model_id: String,
+    /// The id codecs are routed by and called with (`base_model`, else `model_id`).
+    pub codec_model_id: String,
     pub codec_pin: Option<String>,
     /// The model params handed to the codec (no aws_* or limiter keys, no credentials).
     pub params: Arc<[Param]>,
@@ -115,7 +117,7 @@ async fn build_one(
         })
         .collect();
 
-    let codec_name = match registry.route(&entry.model_id, entry.codec.as_deref()) {
+    let codec_name = match registry.route(entry.codec_model_id(), entry.codec.as_deref()) {
         Ok(route) => {
             if let Err(err) = route.codec.check(&route.base_model_id, &params) {
                 problems.push(format!("params: {err}"));
@@ -157,6 +159,7 @@ async fn build_one(
         Some(aws) if problems.is_empty() => Ok(Model {
             name: entry.name.clone(),
             model_id: entry.model_id.clone(),
+            codec_model_id: entry.codec_model_id().to_string(),
             codec_pin: entry.codec.clone(),
             params,
             aws,

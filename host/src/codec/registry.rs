@@ -48,7 +48,8 @@ pub enum RouteError {
     },
     #[error(
         "model {model_id:?} is a {resource_type} ARN, which does not say which model it runs: \
-         pin a codec with `params.codec` (available: {available})"
+         name it with `params.base_model` (e.g. amazon.titan-embed-text-v2:0), or pin a codec \
+         with `params.codec` (available: {available})"
     )]
     Opaque {
         model_id: String,

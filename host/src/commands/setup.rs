@@ -93,7 +93,7 @@ pub fn model_uses(models: &[Model]) -> Vec<ModelUse> {
         .iter()
         .map(|m| ModelUse {
             name: m.name.clone(),
-            model_id: m.model_id.clone(),
+            model_id: m.codec_model_id.clone(),
             pinned: m.codec_pin.clone(),
             params: m.params.clone(),
         })

@@ -215,7 +215,8 @@ impl Cx<'_> {
             model_id: model_id?,
             aws,
             limits,
-            codec,
+            codec: codec.codec,
+            base_model: codec.base_model,
             params,
             line: line.unwrap_or(1),
         })

@@ -6,7 +6,7 @@ use super::params::{
     self, CREDENTIAL_PARAMS, HOST_PARAMS, MAX_CONCURRENT_RANGE, REQUESTS_PER_MIN_RANGE,
     did_you_mean,
 };
-use super::{AwsParams, Cx, LimitParams};
+use super::{AwsParams, CodecChoice, Cx, LimitParams};
 use crate::secrets::{self, RefError, Secret};
 
 impl Cx<'_> {
@@ -16,16 +16,11 @@ impl Cx<'_> {
         &mut self,
         er: &EntryRef,
         params: Vec<(String, String, Option<usize>)>,
-    ) -> Option<(
-        AwsParams,
-        LimitParams,
-        Option<String>,
-        Vec<(String, String)>,
-    )> {
+    ) -> Option<(AwsParams, LimitParams, CodecChoice, Vec<(String, String)>)> {
         let before = self.problems.len();
         let mut aws = AwsParams::default();
         let mut limits = LimitParams::default();
-        let mut codec = None;
+        let mut codec = CodecChoice::default();
         let mut model_params = Vec::new();
 
         for (key, raw, line) in &params {
@@ -155,12 +150,18 @@ impl Cx<'_> {
                         ));
                     }
                 },
-                "aws_profile" | "codec" => {
+                "aws_profile" | "codec" | "base_model" => {
                     if value.trim().is_empty() {
-                        let fix = if key == "codec" { "name a codec, or remove it" } else { "name a profile, or remove it" };
+                        let fix = match key {
+                            "codec" => "name a codec, or remove it",
+                            "base_model" => "name the model the ARN runs, e.g. amazon.titan-embed-text-v2:0, or remove it",
+                            _ => "name a profile, or remove it",
+                        };
                         self.err(problem(ProblemKind::EmptyParam, format!("is empty: {fix}")));
                     } else if key == "codec" {
-                        codec = Some(value);
+                        codec.codec = Some(value);
+                    } else if key == "base_model" {
+                        codec.base_model = Some(value.trim().to_string());
                     } else {
                         aws.profile = Some(value);
                     }

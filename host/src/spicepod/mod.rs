@@ -46,6 +46,15 @@ pub struct AwsParams {
     pub endpoint_url: Option<String>,
 }
 
+/// How a model picks its codec, beyond its model id's prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodecChoice {
+    /// `codec`: a codec by name.
+    pub codec: Option<String>,
+    /// `base_model`: the model id codecs see, for ARNs that do not name their model.
+    pub base_model: Option<String>,
+}
+
 /// The limiter settings of one model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitParams {
@@ -73,10 +82,21 @@ pub struct EmbeddingModel {
     pub limits: LimitParams,
     /// `codec` param: pin this model to a codec by name.
     pub codec: Option<String>,
+    /// `base_model` param: the model an ARN that does not name one runs (imported,
+    /// provisioned, application inference profile), e.g. `amazon.titan-embed-text-v2:0`. Codecs
+    /// are routed and called with it; Bedrock still gets `model_id`.
+    pub base_model: Option<String>,
     /// The remaining params, for the codec, in file order, secrets resolved.
     pub params: Vec<(String, String)>,
     /// 1-based line of the entry in the file, for messages.
     pub line: usize,
+}
+
+impl EmbeddingModel {
+    /// The id codecs are routed by and called with: `base_model` when set, else the model id.
+    pub fn codec_model_id(&self) -> &str {
+        self.base_model.as_deref().unwrap_or(&self.model_id)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@ pub const HOST_PARAMS: &[&str] = &[
     "max_concurrent_invocations",
     "requests_per_min_limit",
     "codec",
+    "base_model",
 ];
 
 /// Host params whose values are credentials: kept in [`crate::secrets::Secret`], never printed.

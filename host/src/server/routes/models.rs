@@ -34,7 +34,7 @@ fn describe(state: &AppState, model: &Model) -> ModelObject {
         .embedder
         .codecs()
         .load()
-        .route(&model.model_id, model.codec_pin.as_deref())
+        .route(&model.codec_model_id, model.codec_pin.as_deref())
     {
         Ok(route) => (Some(route.codec.name().to_owned()), "ready", None),
         Err(e) => (None, "no_codec", Some(e.to_string())),
