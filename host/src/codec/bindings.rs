@@ -9,7 +9,7 @@ wasmtime::component::bindgen!({
     world: "codec-guest",
 });
 
-pub use bedrock_embed::codec::types::{
+pub use self::bedrock_embed::codec::types::{
     CodecError as GuestError, CodecInfo, Embeddings, Invocation, Param, ParamSpec, RequestOptions,
 };
 
