@@ -182,7 +182,7 @@ pub async fn command(setup_args: SetupArgs, job: Job) -> ExitCode {
         for warning in &setup.warnings {
             tracing::warn!("{warning}");
         }
-        let embedder = Embedder::new(setup.models, setup.codecs);
+        let embedder = Embedder::new(setup.models, setup.catalog.registry());
         run(
             &embedder,
             &job,

@@ -12,7 +12,7 @@ pub async fn run(args: SetupArgs, out: &mut (impl Write + Send)) -> anyhow::Resu
         writeln!(out, "warning: {warning}")?;
     }
     let mut failed = false;
-    for failure in &setup.codec_failures {
+    for failure in &setup.catalog.failures() {
         failed = true;
         writeln!(
             out,

@@ -18,7 +18,7 @@ pub async fn run(
     for warning in &setup.warnings {
         tracing::warn!("{warning}");
     }
-    let embedder = Embedder::new(setup.models, setup.codecs);
+    let embedder = Embedder::new(setup.models, setup.catalog.registry());
     let embedded = embedder.embed(model, texts, dimensions).await?;
     let data: Vec<_> = embedded
         .vectors

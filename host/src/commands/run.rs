@@ -19,7 +19,7 @@ pub async fn run(args: SetupArgs, http: SocketAddr) -> anyhow::Result<()> {
     for warning in &setup.warnings {
         tracing::warn!("{warning}");
     }
-    for failure in &setup.codec_failures {
+    for failure in &setup.catalog.failures() {
         tracing::error!(
             "codec file {} was not loaded: {}",
             failure.path.display(),
@@ -58,7 +58,7 @@ pub async fn run(args: SetupArgs, http: SocketAddr) -> anyhow::Result<()> {
         },
         None => None,
     };
-    let embedder = Arc::new(Embedder::new(setup.models, setup.codecs));
+    let embedder = Arc::new(Embedder::new(setup.models, setup.catalog.registry()));
     let api_keys = setup
         .spicepod
         .runtime

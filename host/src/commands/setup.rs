@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use arc_swap::ArcSwap;
 
-use crate::codec::directory::LoadFailure;
-use crate::codec::{Catalog, ModelUse, Registry, Sandbox, SandboxLimits, cache};
+use crate::codec::{Catalog, ModelUse, Sandbox, SandboxLimits, cache};
 use crate::models::{self, BuildOptions, Model, OfflineTarget};
 use crate::spicepod::Spicepod;
 
@@ -25,14 +23,10 @@ pub struct SetupArgs {
 /// Everything loaded, ready to serve.
 pub struct Setup {
     pub spicepod: Spicepod,
-    pub sandbox: Sandbox,
-    /// The codecs (built-in and the codecs directory's) with their state; `run` watches the
-    /// directory through it: `setup.catalog.watch()`.
+    /// The codecs (built-in and the codecs directory's) with their state: the live routing
+    /// table (`catalog.registry()`), the files that failed (`catalog.failures()`), and the
+    /// directory watch (`catalog.watch()`).
     pub catalog: Arc<Catalog>,
-    /// The live routing table (`catalog.registry()`), swapped whole on every codec change.
-    pub codecs: Arc<ArcSwap<Registry>>,
-    /// Codec files in the codecs directory that did not load (logged; shown by `codecs`).
-    pub codec_failures: Vec<LoadFailure>,
     pub models: Vec<Model>,
     pub warnings: Vec<String>,
 }
@@ -44,11 +38,10 @@ pub async fn load(args: &SetupArgs) -> anyhow::Result<Setup> {
 
     // Compiling codecs is CPU work: keep it off the async threads.
     let dir = args.codecs_dir.clone();
-    let (sandbox, catalog) = tokio::task::spawn_blocking(move || load_codecs(dir.as_deref()))
+    let (_sandbox, catalog) = tokio::task::spawn_blocking(move || load_codecs(dir.as_deref()))
         .await
         .context("loading codecs")??;
     let catalog = Arc::new(catalog);
-    let codec_failures = catalog.failures();
     let registry = catalog.registry().load_full();
 
     let options = BuildOptions {
@@ -61,10 +54,7 @@ pub async fn load(args: &SetupArgs) -> anyhow::Result<Setup> {
     catalog.set_models(model_uses(&models));
     Ok(Setup {
         spicepod,
-        sandbox,
-        codecs: catalog.registry(),
         catalog,
-        codec_failures,
         models,
         warnings,
     })
