@@ -1,5 +1,6 @@
-//! The sandbox codecs run in: one engine, WASI p2 with an empty context, a memory cap and a
-//! CPU deadline per call, and a fresh store (so a fresh instance) for every call.
+//! The sandbox codecs run in: one engine, WASI p2 with an empty context, and per store a memory
+//! cap and a CPU deadline re-armed before every call (stores are kept warm by
+//! [`super::loaded`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder, Trap,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, Store,
+    StoreLimits, StoreLimitsBuilder, Trap,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -230,6 +231,9 @@ impl Sandbox {
 fn engine_config(limits: &SandboxLimits, pooling: bool) -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    if let Some(strategy) = profiler_from_env() {
+        config.profiler(strategy);
+    }
     if pooling {
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(POOLED_INSTANCES)
@@ -245,6 +249,23 @@ fn engine_config(limits: &SandboxLimits, pooling: bool) -> Config {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config
+}
+
+/// `BEDROCK_EMBED_WASM_PROFILER=perfmap` (or `jitdump`) names the codecs' compiled functions
+/// for `perf`, as `wasmtime --profile=perfmap` does; off by default. See BENCHMARKS.md.
+const PROFILER_ENV: &str = "BEDROCK_EMBED_WASM_PROFILER";
+
+fn profiler_from_env() -> Option<ProfilingStrategy> {
+    let value = std::env::var(PROFILER_ENV).ok()?;
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "none" => None,
+        "perfmap" => Some(ProfilingStrategy::PerfMap),
+        "jitdump" => Some(ProfilingStrategy::JitDump),
+        other => {
+            tracing::warn!("{PROFILER_ENV}={other:?} ignored: use perfmap, jitdump or none");
+            None
+        }
+    }
 }
 
 fn deadline_ticks(timeout: Duration) -> u64 {
