@@ -113,9 +113,10 @@ impl Embedder {
         let options = RequestOptions { dimensions };
 
         let invocations = {
+            let size: usize = inputs.iter().map(String::len).sum();
             let (codec, base, params) = (codec.clone(), base.clone(), model.params.clone());
             let model_name = model.name.clone();
-            blocking(move || {
+            run_codec(codec.is_builtin(), size, move || {
                 timed(&model_name, "encode", || {
                     codec.encode(&base, &params, options, &inputs)
                 })
@@ -131,7 +132,7 @@ impl Embedder {
                 let count = invocation.input_count;
                 let params = model.params.clone();
                 let model_name = model.name.clone();
-                let embeddings = blocking(move || {
+                let embeddings = run_codec(codec.is_builtin(), reply.body.len(), move || {
                     timed(&model_name, "decode", || {
                         codec.decode(&base, &params, options, &reply.body, count)
                     })
@@ -248,10 +249,22 @@ impl EmbedError {
     }
 }
 
-/// Runs a codec call on the blocking pool (codec calls are synchronous wasm).
-async fn blocking<R: Send + 'static>(
+/// Payloads up to this size go through a built-in codec on the calling task: a Titan
+/// encode or decode (~20 KB) takes tens of µs, less than handing it to the blocking pool and
+/// back costs (two thread wake-ups; see BENCHMARKS.md).
+const INLINE_BYTES: usize = 64 << 10;
+
+/// Runs a codec call (synchronous wasm). Small calls into a built-in codec run right here;
+/// anything larger, and every call into a codec file, runs on the blocking pool, so a slow or
+/// hostile codec (up to its CPU deadline) never holds an async worker.
+async fn run_codec<R: Send + 'static>(
+    builtin: bool,
+    payload_bytes: usize,
     f: impl FnOnce() -> R + Send + 'static,
 ) -> Result<R, EmbedError> {
+    if builtin && payload_bytes <= INLINE_BYTES {
+        return Ok(f());
+    }
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| EmbedError::Internal(format!("codec task failed: {e}")))

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::loaded::{Codec, CodecSource};
+use super::loaded::Codec;
 use super::registry::Registry;
 
 /// One row of `bedrock-embed codecs` and `GET /v1/codecs`: a codec (built in or from a file),
@@ -68,7 +68,7 @@ pub(super) fn listing_of(
     error: Option<&(String, SystemTime)>,
 ) -> CodecListing {
     let info = codec.info();
-    let builtin = matches!(codec.source(), CodecSource::BuiltIn);
+    let builtin = codec.is_builtin();
     CodecListing {
         name: Some(info.name.clone()),
         version: Some(info.version.clone()),

@@ -139,6 +139,11 @@ impl Codec {
         &self.source
     }
 
+    /// Whether this is one of the codecs built into the binary (our own code, not a file).
+    pub fn is_builtin(&self) -> bool {
+        self.source == CodecSource::BuiltIn
+    }
+
     pub fn sha256(&self) -> &str {
         &self.sha256
     }
