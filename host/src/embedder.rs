@@ -306,3 +306,21 @@ impl Intercept for TokenCountHeader {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn only_small_builtin_calls_run_on_the_calling_task() {
+        let here = std::thread::current().id();
+        let thread = || std::thread::current().id();
+        assert_eq!(run_codec(true, INLINE_BYTES, thread).await.unwrap(), here);
+        assert_ne!(
+            run_codec(true, INLINE_BYTES + 1, thread).await.unwrap(),
+            here
+        );
+        // A codec file may spin until its deadline: never on an async worker.
+        assert_ne!(run_codec(false, 10, thread).await.unwrap(), here);
+    }
+}
