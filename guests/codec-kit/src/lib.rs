@@ -1,12 +1,15 @@
 //! Shared by the built-in codecs: plain-Rust mirrors of the WIT records (so the wire logic
 //! never touches generated bindings and tests natively), param lookup and parsing, the texts
-//! of "bad value" errors, and the input and response checks every codec does.
+//! of "bad value" errors, the input and response checks every codec does, and [`json`], a
+//! reader of responses that reads their float arrays fast.
 //!
-//! No dependencies: [`export_codec!`] generates each codec's bindings (with the codec's own
-//! wit-bindgen) and the shell converting between them and these types.
+//! [`export_codec!`] generates each codec's bindings (with the codec's own wit-bindgen) and the
+//! shell converting between them and these types. Dependencies: serde_json and `fast-float2`,
+//! for [`json`].
 
 use std::fmt;
 
+pub mod json;
 mod shell;
 
 /// One model parameter (`param` in the WIT).

@@ -14,17 +14,15 @@
 //!
 //! Responses come in two shapes, `"embeddings": [[floats], ...]` (v3 without
 //! `embedding_types`) and `"embeddings": {"float": [[floats], ...], ...}` (by type: v4 always,
-//! whatever the docs show). Both are read by one streaming visitor, without a `Value` tree or
-//! serde's buffering `untagged` enums: a 96 x 1536 response is over 1 MB of JSON. The token
-//! count is only in the `X-Amzn-Bedrock-Input-Token-Count` header, which the host reads.
-
-use std::fmt;
+//! whatever the docs show). Both are read in one pass by [`codec_kit::json::Reader`], without a
+//! `Value` tree: a 96 x 1536 response is over 1 MB of JSON, and the reader reads its numbers
+//! much faster than serde_json. The token count is only in the `X-Amzn-Bedrock-Input-Token-Count`
+//! header, which the host reads.
 
 use codec_kit::{
-    CodecError, CodecInfo, Embeddings, Invocation, Origin, Param, ParamSpec, RequestOptions,
+    CodecError, CodecInfo, Embeddings, Invocation, Origin, Param, ParamSpec, RequestOptions, json,
 };
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
 pub const NAME: &str = "cohere";
 pub const MODEL_PREFIXES: &[&str] = &["cohere.embed-"];
@@ -260,120 +258,6 @@ struct Body<'a> {
     embedding_types: Option<&'static [&'static str; 1]>,
 }
 
-/// Only `embeddings` is read; `id`, `response_type`, `texts` (an echo of the inputs) and the
-/// rest are skipped by the parser without being kept.
-#[derive(Deserialize)]
-struct Response {
-    embeddings: Vectors,
-}
-
-/// The float vectors of either response shape.
-struct Vectors(Vec<Vec<f32>>);
-
-impl<'de> Deserialize<'de> for Vectors {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(VectorsVisitor)
-    }
-}
-
-struct VectorsVisitor;
-
-impl<'de> Visitor<'de> for VectorsVisitor {
-    type Value = Vectors;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of vectors or an object of vector lists by type")
-    }
-
-    /// `"embeddings": [[...], ...]`
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Vectors, A::Error> {
-        VectorList.visit_seq(seq).map(Vectors)
-    }
-
-    /// `"embeddings": {"float": [[...], ...], "int8": ...}`: the float list, the rest skipped.
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vectors, A::Error> {
-        let mut float = None;
-        let mut others = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "float" && float.is_none() {
-                float = Some(map.next_value_seed(VectorList)?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-                others.push(key);
-            }
-        }
-        float.map(Vectors).ok_or_else(|| {
-            de::Error::custom(format!(
-                "the embeddings by type have no \"float\" list (types: {})",
-                if others.is_empty() {
-                    "none".to_owned()
-                } else {
-                    others.join(", ")
-                }
-            ))
-        })
-    }
-}
-
-/// A list of vectors, each allocated at the size of the one before (they are all equal), so
-/// only the first grows as it is read.
-struct VectorList;
-
-impl<'de> DeserializeSeed<'de> for VectorList {
-    type Value = Vec<Vec<f32>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for VectorList {
-    type Value = Vec<Vec<f32>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of vectors")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut vectors: Vec<Vec<f32>> =
-            Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_TEXTS_PER_CALL));
-        let mut capacity = 0;
-        while let Some(vector) = seq.next_element_seed(Vector { capacity })? {
-            capacity = vector.len();
-            vectors.push(vector);
-        }
-        Ok(vectors)
-    }
-}
-
-struct Vector {
-    capacity: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for Vector {
-    type Value = Vec<f32>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Vector {
-    type Value = Vec<f32>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a vector of numbers")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut vector = Vec::with_capacity(self.capacity);
-        while let Some(x) = seq.next_element::<f32>()? {
-            vector.push(x);
-        }
-        Ok(vector)
-    }
-}
-
 pub fn check(model_id: &str, params: &[Param]) -> Result<(), CodecError> {
     Config::resolve(model_id, params, RequestOptions::default()).map(|_| ())
 }
@@ -404,13 +288,62 @@ pub fn decode(
     input_count: u32,
 ) -> Result<Embeddings, CodecError> {
     let config = Config::resolve(model_id, params, options)?;
-    let response: Response =
-        serde_json::from_slice(body).map_err(|e| codec_kit::unreadable(model_id, e, body))?;
-    let vectors = response.embeddings.0;
+    let count = (input_count as usize).min(MAX_TEXTS_PER_CALL);
+    let vectors = read_vectors(body, count, config.dimensions as usize)
+        .map_err(|e| codec_kit::unreadable(model_id, e, body))?;
     codec_kit::check_vectors(model_id, &vectors, input_count, config.dimensions)?;
     Ok(Embeddings {
         vectors,
         input_tokens: None,
+    })
+}
+
+/// The float vectors of either response shape; `count` and `dimensions` are the sizes expected
+/// (hints). Only `embeddings` is read; `id`, `response_type`, `texts` (an echo of the inputs)
+/// and the rest are stepped over (and checked as JSON).
+fn read_vectors(
+    body: &[u8],
+    count: usize,
+    dimensions: usize,
+) -> Result<Vec<Vec<f32>>, json::Error> {
+    let mut reader = json::Reader::new(body);
+    let mut vectors = None;
+    reader.object(|key, r| match key {
+        "embeddings" => read_embeddings(r, count, dimensions).map(|v| vectors = Some(v)),
+        _ => r.skip(),
+    })?;
+    let vectors = vectors.ok_or_else(|| reader.error("missing field `embeddings`"))?;
+    reader.finish()?;
+    Ok(vectors)
+}
+
+/// `"embeddings": [[...], ...]` or `"embeddings": {"float": [[...], ...], "int8": ...}`.
+fn read_embeddings(
+    r: &mut json::Reader<'_>,
+    count: usize,
+    dimensions: usize,
+) -> Result<Vec<Vec<f32>>, json::Error> {
+    if r.peek() != Some(b'{') {
+        return r.float_arrays(count, dimensions);
+    }
+    let mut float = None;
+    let mut others = Vec::new();
+    r.object(|key, r| match key {
+        "float" => r.float_arrays(count, dimensions).map(|v| float = Some(v)),
+        _ => {
+            others.push(key.to_owned());
+            r.skip()
+        }
+    })?;
+    float.ok_or_else(|| {
+        r.error(format!(
+            "the embeddings by type have no \"float\" list (types: {})",
+            if others.is_empty() {
+                "none".to_owned()
+            } else {
+                others.join(", ")
+            }
+        ))
     })
 }
 

@@ -13,10 +13,9 @@
 //! (v2) or `message` (image), which are read only when `embedding` is missing.
 
 use codec_kit::{
-    CodecError, CodecInfo, Embeddings, Invocation, Origin, Param, ParamSpec, RequestOptions,
+    CodecError, CodecInfo, Embeddings, Invocation, Origin, Param, ParamSpec, RequestOptions, json,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Serialize;
 
 pub const NAME: &str = "titan";
 pub const MODEL_PREFIXES: &[&str] = &["amazon.titan-embed-"];
@@ -191,25 +190,6 @@ struct EmbeddingConfig {
     output_embedding_length: u32,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Response<'a> {
-    #[serde(default)]
-    embedding: Option<Vec<f32>>,
-    #[serde(default)]
-    input_text_token_count: Option<u32>,
-    /// Kept raw: parsed only when `embedding` is missing, so the float vector that v2 repeats
-    /// here is not parsed twice.
-    #[serde(default, borrow)]
-    embeddings_by_type: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ByType {
-    #[serde(default)]
-    float: Option<Vec<f32>>,
-}
-
 pub fn check(model_id: &str, params: &[Param]) -> Result<(), CodecError> {
     Config::resolve(model_id, params, RequestOptions::default()).map(|_| ())
 }
@@ -239,22 +219,63 @@ pub fn decode(
     input_count: u32,
 ) -> Result<Embeddings, CodecError> {
     let config = Config::resolve(model_id, params, options)?;
-    let response: Response<'_> =
-        serde_json::from_slice(body).map_err(|e| codec_kit::unreadable(model_id, e, body))?;
-    let embedding = match (response.embedding, response.embeddings_by_type) {
-        (Some(embedding), _) => embedding,
-        (None, Some(raw)) => serde_json::from_str::<ByType>(raw.get())
-            .map_err(|e| codec_kit::unreadable(model_id, e, body))?
-            .float
-            .ok_or_else(|| no_embedding(model_id, body))?,
-        (None, None) => return Err(no_embedding(model_id, body)),
-    };
+    let response = Response::read(body, config.dimensions as usize)
+        .map_err(|e| codec_kit::unreadable(model_id, e, body))?;
+    let embedding = response
+        .embedding
+        .ok_or_else(|| no_embedding(model_id, body))?;
     let vectors = vec![embedding];
     codec_kit::check_vectors(model_id, &vectors, input_count, config.dimensions)?;
     Ok(Embeddings {
         vectors,
         input_tokens: response.input_text_token_count,
     })
+}
+
+/// What a response holds for us; every other member is stepped over (and checked as JSON).
+#[derive(Debug, Default)]
+struct Response {
+    /// `embedding`, or else `embeddingsByType.float`.
+    embedding: Option<Vec<f32>>,
+    input_text_token_count: Option<u32>,
+}
+
+impl Response {
+    /// Reads `body` with [`codec_kit::json::Reader`], which reads float arrays much faster than
+    /// serde_json. v2 repeats the vector in `embeddingsByType.float`: that copy is stepped over
+    /// (serde_json still goes through it, to find where it ends) and read only when `embedding`
+    /// is missing or null.
+    fn read(body: &[u8], dimensions: usize) -> Result<Self, json::Error> {
+        let mut response = Self::default();
+        let mut reader = json::Reader::new(body);
+        let mut by_type = None;
+        reader.object(|key, r| match key {
+            "embedding" => r
+                .option(|r| r.floats(dimensions))
+                .map(|v| response.embedding = v),
+            "inputTextTokenCount" => r.value().map(|n| response.input_text_token_count = n),
+            "embeddingsByType" => {
+                by_type = Some(r.clone());
+                r.skip()
+            }
+            _ => r.skip(),
+        })?;
+        reader.finish()?;
+        if let (None, Some(mut r)) = (&response.embedding, by_type) {
+            response.embedding = r
+                .option(|r| {
+                    let mut float = None;
+                    r.object(|key, r| match key {
+                        "float" => r.option(|r| r.floats(dimensions)).map(|v| float = v),
+                        _ => r.skip(),
+                    })?;
+                    Ok(float)
+                })
+                .map_err(|e| e.within_key("embeddingsByType"))?
+                .flatten();
+        }
+        Ok(response)
+    }
 }
 
 fn no_embedding(model_id: &str, body: &[u8]) -> CodecError {

@@ -553,3 +553,107 @@ fn invalid_json_and_missing_embeddings_are_bad_responses_with_an_excerpt() {
         )
     );
 }
+
+/// Both shapes as the emulator writes them (each f32 widened to f64), and as an encoder writing
+/// shortest f32 texts would, pretty-printed too: the vectors are the ones serde_json reads, bit
+/// for bit.
+#[test]
+fn decodes_realistic_bodies_exactly_as_serde_json_reads_them() {
+    let vectors: Vec<Vec<f32>> = (0..96)
+        .map(|i| {
+            (0..1024)
+                .map(|j| ((i * 1024 + j) as f32 * 0.7311).sin() / 29.0)
+                .collect()
+        })
+        .collect();
+    let widened: Vec<Vec<f64>> = vectors
+        .iter()
+        .map(|v| v.iter().map(|&x| f64::from(x)).collect())
+        .collect();
+    let texts = numbered(96);
+    let list = json!({"embeddings": widened, "id": "a1", "response_type": "embeddings_floats",
+                      "texts": texts});
+    let by_type = json!({"embeddings": {"float": vectors, "int8": [[1, -2]]}, "id": "a1",
+                         "response_type": "embeddings_by_type", "texts": texts});
+    let bits = |vs: &[Vec<f32>]| {
+        vs.iter()
+            .map(|v| v.iter().map(|x| x.to_bits()).collect())
+            .collect::<Vec<Vec<u32>>>()
+    };
+    for (model, body, serde_path) in [
+        (EN, serde_json::to_vec(&list).unwrap(), "/embeddings"),
+        (EN, serde_json::to_vec_pretty(&list).unwrap(), "/embeddings"),
+        (
+            V4,
+            serde_json::to_vec(&by_type).unwrap(),
+            "/embeddings/float",
+        ),
+        (
+            V4,
+            serde_json::to_vec_pretty(&by_type).unwrap(),
+            "/embeddings/float",
+        ),
+    ] {
+        let got = decode(model, &[], dims(1024), &body, 96).unwrap();
+        let serde: Value = serde_json::from_slice(&body).unwrap();
+        let want: Vec<Vec<f32>> =
+            serde_json::from_value(serde.pointer(serde_path).unwrap().clone()).unwrap();
+        assert_eq!(bits(&got.vectors), bits(&want));
+        assert_eq!(bits(&got.vectors), bits(&vectors));
+    }
+}
+
+#[test]
+fn empty_lists_decode_as_empty() {
+    let got = decode(EN, &[], NONE, br#"{"embeddings": []}"#, 0);
+    assert_eq!(got.unwrap().vectors, Vec::<Vec<f32>>::new());
+    // An empty vector is read, then refused for its size.
+    let err = decode(EN, &[], NONE, br#"{"embeddings": [[]]}"#, 1).unwrap_err();
+    assert!(err.message().contains("a vector of 0 dimensions"), "{err}");
+}
+
+#[test]
+fn non_numbers_are_named_with_their_vector_and_place() {
+    let body = br#"{"embeddings": {"float": [[0.5, 0.25], [0.5, "0.25"]]}}"#;
+    let err = decode(V4, &[], dims(256), body, 2).unwrap_err();
+    assert!(
+        err.message().starts_with(
+            "cannot read the cohere.embed-v4:0 response: embeddings.float[1][1]: expected a \
+             number, found `\"0.25\"` at line 1 column 46; "
+        ),
+        "{err}"
+    );
+    let err = decode(EN, &[], NONE, br#"{"embeddings": [0.1, 0.2]}"#, 1).unwrap_err();
+    assert!(
+        err.message().contains(
+            "response: embeddings[0]: expected an array, found `0.1` at line 1 column 17"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn members_may_come_in_any_order_and_keys_only_once() {
+    let v = vectors_json(2, 256);
+    let body = format!(
+        r#"{{"texts": ["a", "b"], "embeddings": {{"ubinary": [[0]], "float": {v}}}, "id": "x"}}"#
+    );
+    let got = decode(V4, &[], dims(256), body.as_bytes(), 2).unwrap();
+    assert_eq!(
+        got.vectors,
+        serde_json::from_str::<Vec<Vec<f32>>>(&v).unwrap()
+    );
+    for body in [
+        format!(r#"{{"embeddings": {v}, "embeddings": {v}}}"#),
+        format!(r#"{{"embeddings": {{"float": {v}, "float": {v}}}}}"#),
+    ] {
+        let err = decode(V4, &[], dims(256), body.as_bytes(), 2).unwrap_err();
+        assert!(err.message().contains("duplicate key"), "{err}");
+    }
+    let err = decode(V4, &[], NONE, br#"{"embeddings": {}}"#, 1).unwrap_err();
+    assert!(
+        err.message()
+            .contains("embeddings: the embeddings by type have no \"float\" list (types: none)"),
+        "{err}"
+    );
+}

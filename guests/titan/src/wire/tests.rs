@@ -373,7 +373,7 @@ fn decodes_a_v2_response_with_embeddings_by_type() {
     let body = r#"{"embedding": [0.25, -0.5, 0.125], "inputTextTokenCount": 4,
                    "embeddingsByType": {"float": [0.25, -0.5, 0.125], "binary": [1, 0, 1]}}"#;
     // Three dimensions are not a v2 size; check the parse with a size check the test controls.
-    let response: Response<'_> = serde_json::from_str(body).unwrap();
+    let response = Response::read(body.as_bytes(), 3).unwrap();
     assert_eq!(response.embedding, Some(vec![0.25, -0.5, 0.125]));
     assert_eq!(response.input_text_token_count, Some(4));
 
@@ -503,5 +503,111 @@ fn a_vector_of_the_wrong_size_is_a_bad_response() {
              512 were asked for"
                 .into()
         ))
+    );
+}
+
+/// A v2 vector as the emulator writes it (each f32 widened to f64, keys in alphabetical order)
+/// and as an encoder writing shortest f32 texts would, pretty-printed too: the decoded vector is
+/// the one serde_json reads, bit for bit.
+#[test]
+fn decodes_realistic_bodies_exactly_as_serde_json_reads_them() {
+    let v: Vec<f32> = (0..1024)
+        .map(|i| (i as f32 * 0.7311).sin() / 23.0 - 1e-7 * i as f32)
+        .collect();
+    let widened: Vec<f64> = v.iter().map(|&x| f64::from(x)).collect();
+    let emulator = json!({"embedding": widened, "inputTextTokenCount": 7,
+                          "embeddingsByType": {"float": widened}});
+    let shortest = json!({"embedding": v, "inputTextTokenCount": 7});
+    for body in [
+        serde_json::to_vec(&emulator).unwrap(),
+        serde_json::to_vec_pretty(&emulator).unwrap(),
+        serde_json::to_vec(&shortest).unwrap(),
+    ] {
+        let got = decode(V2, &[], RequestOptions::default(), &body, 1).unwrap();
+        let serde: Value = serde_json::from_slice(&body).unwrap();
+        let want: Vec<f32> = serde_json::from_value(serde["embedding"].clone()).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got.vectors[0]), bits(&want));
+        assert_eq!(bits(&got.vectors[0]), bits(&v));
+        assert_eq!(got.input_tokens, Some(7));
+    }
+}
+
+#[test]
+fn a_null_embedding_falls_back_to_embeddings_by_type() {
+    let v = vector_json(256);
+    let body = format!(r#"{{"embedding": null, "embeddingsByType": {{"float": {v}}}}}"#);
+    let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
+    assert_eq!(
+        got.vectors[0],
+        serde_json::from_str::<Vec<f32>>(&v).unwrap()
+    );
+}
+
+#[test]
+fn non_numbers_are_named_with_their_place() {
+    let err = decode(V2, &[], dims(256), br#"{"embedding": [0.1, "x"]}"#, 1).unwrap_err();
+    assert_eq!(
+        err,
+        CodecError::BadResponse(
+            "cannot read the amazon.titan-embed-text-v2:0 response: embedding[1]: expected a \
+             number, found `\"x\"` at line 1 column 21; body starts: {\"embedding\": [0.1, \"x\"]}"
+                .into()
+        )
+    );
+    let body = br#"{"embeddingsByType": {"float": [0.5, [1]]}}"#;
+    let err = decode(V2, &[], dims(256), body, 1).unwrap_err();
+    assert!(
+        err.message().contains(
+            "response: embeddingsByType.float[1]: expected a number, found `[` at line 1 column 38"
+        ),
+        "{err}"
+    );
+    let err = decode(V2, &[], dims(256), br#"{"embedding": {"float": []}}"#, 1).unwrap_err();
+    assert!(
+        err.message()
+            .contains("response: embedding: expected an array, found `{` at line 1 column 15"),
+        "{err}"
+    );
+}
+
+#[test]
+fn members_may_come_in_any_order() {
+    let v = vector_json(256);
+    let body = format!(
+        r#"{{"embeddingsByType": {{"float": [9]}}, "inputTextTokenCount": 4, "embedding": {v}}}"#
+    );
+    let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
+    assert_eq!(
+        got.vectors[0],
+        serde_json::from_str::<Vec<f32>>(&v).unwrap()
+    );
+    assert_eq!(got.input_tokens, Some(4));
+    let body =
+        format!(r#"{{"embeddingsByType": {{"binary": [1], "float": {v}}}, "message": null}}"#);
+    let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
+    assert_eq!(got.vectors[0].len(), 256);
+    assert_eq!(got.input_tokens, None);
+}
+
+#[test]
+fn null_or_missing_members_and_repeated_keys() {
+    for body in [
+        &br#"{"embeddingsByType": null}"#[..],
+        br#"{"embeddingsByType": {"float": null}}"#,
+        br#"{"embeddingsByType": {}, "inputTextTokenCount": null}"#,
+    ] {
+        let err = decode(V2, &[], dims(256), body, 1).unwrap_err();
+        assert!(err.message().contains("has no \"embedding\""), "{err}");
+    }
+    let v = vector_json(256);
+    let body = format!(r#"{{"embedding": {v}, "embedding": {v}}}"#);
+    let err = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap_err();
+    assert!(err.message().contains("duplicate key `embedding`"), "{err}");
+    let body = format!(r#"{{"embedding": {v}}} trailing"#);
+    let err = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap_err();
+    assert!(
+        err.message().contains("expected the end of the text"),
+        "{err}"
     );
 }
