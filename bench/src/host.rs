@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::procs::{self, Proc};
+use crate::procs::{self, CpuPerRequest, CpuSpan, Proc};
 use crate::report::{Row, Verdict};
 use crate::stats::{LoadStats, fmt_duration};
 
@@ -230,6 +230,7 @@ pub fn run(setup: &Setup, plan: &Plan) -> anyhow::Result<(Vec<Row>, Vec<Row>)> {
             plan.threads,
             plan.warmup,
         )?;
+        let span = CpuSpan::start(host.pid(), setup.emulator.pid())?;
         let via_host = crate::wrk::run(
             &setup.dir,
             &url,
@@ -238,31 +239,34 @@ pub fn run(setup: &Setup, plan: &Plan) -> anyhow::Result<(Vec<Row>, Vec<Row>)> {
             plan.threads,
             plan.duration,
         )?;
+        let host_cpu = span.per_request(via_host.requests + via_host.errors)?;
         eprintln!(
             "  host tax: {} direct (aws-sdk, c={})",
             case.label, plan.concurrency
         );
-        let direct = runtime.block_on(crate::direct::run(
-            &client,
-            case.model_id,
-            &case.invoke_body,
-            plan.concurrency,
-            plan.warmup,
-            plan.duration,
-            None,
-        ));
+        let direct_run = |decode| -> anyhow::Result<(LoadStats, CpuPerRequest)> {
+            let drive = |duration| {
+                runtime.block_on(crate::direct::run(
+                    &client,
+                    case.model_id,
+                    &case.invoke_body,
+                    plan.concurrency,
+                    Duration::ZERO,
+                    duration,
+                    decode,
+                ))
+            };
+            drive(plan.warmup);
+            let span = CpuSpan::start(std::process::id(), setup.emulator.pid())?;
+            let stats = drive(plan.duration);
+            Ok((stats, span.per_request(stats.requests + stats.errors)?))
+        };
+        let direct = direct_run(None)?;
+        let via_host = (via_host, host_cpu);
         rows.push(host_row(&case, plan.concurrency, &via_host, &direct, ""));
         if case.decode_too {
             eprintln!("  host tax: {} direct + native decode", case.label);
-            let decoded = runtime.block_on(crate::direct::run(
-                &client,
-                case.model_id,
-                &case.invoke_body,
-                plan.concurrency,
-                plan.warmup,
-                plan.duration,
-                Some(decode_cohere),
-            ));
+            let decoded = direct_run(Some(decode_cohere))?;
             rows.push(host_row(
                 &case,
                 plan.concurrency,
@@ -362,8 +366,8 @@ fn decode_cohere(body: &[u8]) -> usize {
 fn host_row(
     case: &Case,
     concurrency: usize,
-    host: &LoadStats,
-    direct: &LoadStats,
+    (host, host_cpu): &(LoadStats, CpuPerRequest),
+    (direct, direct_cpu): &(LoadStats, CpuPerRequest),
     note: &str,
 ) -> Row {
     let ratio = if direct.per_second() > 0.0 {
@@ -380,17 +384,36 @@ fn host_row(
         "2",
         format!("Host tax, {} (c={concurrency}){note}", case.label),
         format!(
-            "**{ratio:.2}×** — host {:.0} req/s, p50 {}, p99 {}; direct {:.0} req/s, p50 {}, p99 {}{errors}",
+            "**{ratio:.2}×** — host {:.0} req/s, p50 {}, p99 {}; direct {:.0} req/s, p50 {}, p99 {}{errors}. \
+             CPU per request: host {} ({} over the SDK calls alone), emulator {}, wrk {}: {} in all; \
+             direct: SDK {}, emulator {}: {} in all",
             host.per_second(),
             fmt_duration(host.p50),
             fmt_duration(host.p99),
             direct.per_second(),
             fmt_duration(direct.p50),
             fmt_duration(direct.p99),
+            fmt_duration(host_cpu.side),
+            fmt_signed(host_cpu.side, direct_cpu.side),
+            fmt_duration(host_cpu.emulator),
+            fmt_duration(host_cpu.load_generator),
+            fmt_duration(host_cpu.total()),
+            fmt_duration(direct_cpu.side),
+            fmt_duration(direct_cpu.emulator),
+            fmt_duration(direct_cpu.total()),
         ),
         "host ≥ 0.8× direct (req/s)",
         Verdict::of(ratio >= 0.8 && host.errors == 0 && direct.errors == 0),
     )
+}
+
+/// `a - b` as `+12.3 µs` or `-4.0 µs`.
+fn fmt_signed(a: Duration, b: Duration) -> String {
+    if a >= b {
+        format!("+{}", fmt_duration(a - b))
+    } else {
+        format!("-{}", fmt_duration(b - a))
+    }
 }
 
 pub fn mib(bytes: u64) -> String {

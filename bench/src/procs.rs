@@ -113,6 +113,90 @@ impl Drop for Proc {
     }
 }
 
+/// Linux reports CPU times in /proc in units of USER_HZ, which is 100 on every architecture
+/// Rust targets (it is part of the ABI, independent of the kernel's HZ).
+const USER_HZ: u64 = 100;
+
+/// CPU time (user + system, every thread) process `pid` has used so far (/proc/PID/stat).
+pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    stat_ticks(pid, 11, 12)
+}
+
+/// CPU time the children this process has waited for used (cutime + cstime of
+/// /proc/self/stat): a load generator run to completion, such as `wrk`.
+pub fn waited_children_cpu_time() -> anyhow::Result<Duration> {
+    stat_ticks(std::process::id(), 13, 14)
+}
+
+/// The sum of two tick fields of /proc/PID/stat, as a duration.
+fn stat_ticks(pid: u32, a: usize, b: usize) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis,
+    // where field 3 (state) is index 0, so utime (14) is 11, stime (15) is 12, cutime (16) 13
+    // and cstime (17) 14.
+    let after = stat
+        .rsplit_once(')')
+        .with_context(|| format!("unexpected /proc/{pid}/stat"))?
+        .1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("no field {} in /proc/{pid}/stat", i + 3))
+    };
+    let total = ticks(a)? + ticks(b)?;
+    Ok(Duration::from_micros(total * 1_000_000 / USER_HZ))
+}
+
+/// CPU two processes use over a measured run: the side under test (the host, or this process
+/// for the direct SDK driver) and the emulator both sides share.
+/// Also the load generator's, when it is a child process run to completion (`wrk`).
+pub struct CpuSpan {
+    pids: [u32; 2],
+    before: [Duration; 2],
+    children_before: Duration,
+}
+
+/// CPU per request of a run (see [`CpuSpan`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CpuPerRequest {
+    pub side: Duration,
+    pub emulator: Duration,
+    /// The waited-for child load generator's (zero for the in-process direct driver, whose
+    /// CPU is `side`).
+    pub load_generator: Duration,
+}
+
+impl CpuPerRequest {
+    /// Everything this machine spent per request.
+    pub fn total(&self) -> Duration {
+        self.side + self.emulator + self.load_generator
+    }
+}
+
+impl CpuSpan {
+    pub fn start(side_pid: u32, emulator_pid: u32) -> anyhow::Result<Self> {
+        Ok(Self {
+            pids: [side_pid, emulator_pid],
+            before: [cpu_time(side_pid)?, cpu_time(emulator_pid)?],
+            children_before: waited_children_cpu_time()?,
+        })
+    }
+
+    pub fn per_request(&self, requests: u64) -> anyhow::Result<CpuPerRequest> {
+        let n = u32::try_from(requests.max(1)).unwrap_or(u32::MAX);
+        let used = |i: usize| -> anyhow::Result<Duration> {
+            Ok(cpu_time(self.pids[i])?.saturating_sub(self.before[i]) / n)
+        };
+        Ok(CpuPerRequest {
+            side: used(0)?,
+            emulator: used(1)?,
+            load_generator: waited_children_cpu_time()?.saturating_sub(self.children_before) / n,
+        })
+    }
+}
+
 fn proc_status_kib(pid: u32, key: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
