@@ -7,11 +7,6 @@ use std::process::ExitCode;
 use bedrock_embed::commands::{self, setup, setup::SetupArgs};
 use clap::{Parser, Subcommand};
 
-/// mimalloc rather than glibc's malloc: a request allocates and frees many small buffers across
-/// threads (SDK, hyper, codec results); see BENCHMARKS.md for what it bought.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "bedrock-embed",
