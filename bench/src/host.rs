@@ -62,8 +62,9 @@ pub struct Case {
     pub request: Vec<u8>,
     /// The InvokeModel body the host's codec makes of it: what the direct side sends.
     pub invoke_body: Vec<u8>,
-    /// Also compare with a direct side that decodes the answers natively.
-    pub decode_too: bool,
+    /// Also compare with a direct side that decodes the answers natively (what an
+    /// application must do to use the vectors), with this.
+    pub decode_too: Option<crate::direct::Decode>,
 }
 
 pub fn cases() -> anyhow::Result<Vec<Case>> {
@@ -102,7 +103,7 @@ pub fn cases() -> anyhow::Result<Vec<Case>> {
                 &serde_json::json!({"model": "titan", "input": titan_text}),
             )?,
             invoke_body: titan_body,
-            decode_too: false,
+            decode_too: Some(decode_titan),
         },
         Case {
             label: "Cohere v3, 96 texts",
@@ -112,7 +113,7 @@ pub fn cases() -> anyhow::Result<Vec<Case>> {
                 &serde_json::json!({"model": "cohere", "input": cohere_texts}),
             )?,
             invoke_body: cohere_body.clone(),
-            decode_too: true,
+            decode_too: Some(decode_cohere),
         },
         // What the official `openai` client asks for by default.
         Case {
@@ -123,7 +124,7 @@ pub fn cases() -> anyhow::Result<Vec<Case>> {
                 "model": "cohere", "input": cohere_texts, "encoding_format": "base64"
             }))?,
             invoke_body: cohere_body,
-            decode_too: false,
+            decode_too: None,
         },
     ])
 }
@@ -264,9 +265,9 @@ pub fn run(setup: &Setup, plan: &Plan) -> anyhow::Result<(Vec<Row>, Vec<Row>)> {
         let direct = direct_run(None)?;
         let via_host = (via_host, host_cpu);
         rows.push(host_row(&case, plan.concurrency, &via_host, &direct, ""));
-        if case.decode_too {
+        if let Some(decode) = case.decode_too {
             eprintln!("  host tax: {} direct + native decode", case.label);
-            let decoded = direct_run(Some(decode_cohere))?;
+            let decoded = direct_run(Some(decode))?;
             rows.push(host_row(
                 &case,
                 plan.concurrency,
@@ -344,6 +345,23 @@ fn smoke(runtime: &tokio::runtime::Runtime, url: &str, case: &Case) -> anyhow::R
         );
         Ok(())
     })
+}
+
+fn decode_titan(body: &[u8]) -> usize {
+    let params = [
+        codec_kit::Param::new("dimensions", "1024"),
+        codec_kit::Param::new("normalize", "true"),
+    ];
+    titan_codec::wire::decode(
+        "amazon.titan-embed-text-v2:0",
+        &params,
+        Default::default(),
+        body,
+        1,
+    )
+    .expect("the emulator's answer decodes")
+    .vectors
+    .len()
 }
 
 fn decode_cohere(body: &[u8]) -> usize {
