@@ -81,9 +81,10 @@ impl CredentialsSource {
     /// What to check when the keys are rejected: names the param, profile or variable.
     pub fn fix_hint(&self) -> String {
         match &self.kind {
-            CredentialsKind::Params { origins, .. } => format!(
-                "check the aws_access_key_id/aws_secret_access_key params of the model ({origins})"
-            ),
+            // Every message with this hint already names where the keys came from.
+            CredentialsKind::Params { .. } => {
+                "check the aws_access_key_id/aws_secret_access_key params of the model".to_owned()
+            }
             CredentialsKind::Profile { name } => format!(
                 "check profile `{name}` (aws_profile param) in ~/.aws/credentials or ~/.aws/config, \
                  or refresh it (`aws sso login --profile {name}`, `aws configure --profile {name}`)"
