@@ -188,3 +188,19 @@ async fn a_pinned_codec_serves_a_model_id_no_prefix_describes() {
             .is_err()
     );
 }
+
+/// The Rust example builds on its own, as a third party's crate would, so it carries a copy
+/// of the WIT: it must be the package the host serves, not an older draft of it.
+#[test]
+fn the_rust_example_carries_the_hosts_wit() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the repository root");
+    let read = |path: &str| {
+        std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+    };
+    assert!(
+        read("examples/codecs/nova-rust/wit/codec.wit") == read("wit/codec.wit"),
+        "examples/codecs/nova-rust/wit/codec.wit differs from wit/codec.wit: copy wit/codec.wit over it"
+    );
+}
