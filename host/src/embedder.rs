@@ -250,8 +250,8 @@ impl EmbedError {
 }
 
 /// Payloads up to this size go through a built-in codec on the calling task: a Titan
-/// encode or decode (~20 KB) takes tens of µs, less than handing it to the blocking pool and
-/// back costs (two thread wake-ups; see BENCHMARKS.md).
+/// encode, or a decode of its 20–45 KB response, takes tens of µs, less than handing it to the
+/// blocking pool and back costs (two thread wake-ups; see BENCHMARKS.md).
 const INLINE_BYTES: usize = 64 << 10;
 
 /// Runs a codec call (synchronous wasm). Small calls into a built-in codec run right here;
