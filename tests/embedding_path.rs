@@ -4,15 +4,23 @@
 use std::time::Duration;
 
 use bedrock_embed::aws::{FailureKind, RetryBudget};
-use bedrock_embed::embedder::EmbedError;
+use bedrock_embed::embedder::{EmbedError, Embedder};
 use bedrock_embed_tests::hosted::{build, emulator_secrets, entry, spicepod_text};
-use bedrock_emulator::{Config, ErrorCode, FaultConfig};
+use bedrock_emulator::{Config, Emulator, ErrorCode, FaultConfig};
 use serde_json::json;
 
 fn texts(n: usize, tag: &str) -> Vec<String> {
     (0..n)
         .map(|i| format!("{tag} document number {i} about embeddings"))
         .collect()
+}
+
+/// The embedder a spicepod of `entries` builds against `emulator`, with [`quick_retries`].
+async fn embedder_for(emulator: &Emulator, entries: &str) -> Embedder {
+    let text = spicepod_text(emulator, entries);
+    build(&text, &emulator_secrets(emulator), quick_retries())
+        .await
+        .unwrap()
 }
 
 /// Retries fast enough for tests, with room for many throttles.
@@ -28,7 +36,7 @@ fn quick_retries() -> RetryBudget {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn titan_params_shape_the_body_and_the_vectors() {
     let emulator = bedrock_emulator::spawn(Config::new()).await.unwrap();
-    let text = spicepod_text(
+    let embedder = embedder_for(
         &emulator,
         &[
             entry("titan-default", "amazon.titan-embed-text-v2:0", ""),
@@ -39,10 +47,8 @@ async fn titan_params_shape_the_body_and_the_vectors() {
             ),
         ]
         .concat(),
-    );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
-        .await
-        .unwrap();
+    )
+    .await;
 
     let out = embedder
         .embed("titan-default", vec!["Hello world".into()], None)
@@ -80,17 +86,15 @@ async fn titan_params_shape_the_body_and_the_vectors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cohere_params_shape_the_body_and_region_reaches_the_signature() {
     let emulator = bedrock_emulator::spawn(Config::new()).await.unwrap();
-    let text = spicepod_text(
+    let embedder = embedder_for(
         &emulator,
         &entry(
             "cohere",
             "cohere.embed-english-v3",
             "      aws_region: eu-west-1\n      input_type: classification\n      truncate: END\n",
         ),
-    );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
-        .await
-        .unwrap();
+    )
+    .await;
     let out = embedder
         .embed("cohere", vec!["one".into(), "two".into()], None)
         .await
@@ -114,10 +118,7 @@ async fn cohere_params_shape_the_body_and_region_reaches_the_signature() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cohere_200_texts_make_3_calls_and_keep_their_order() {
     let emulator = bedrock_emulator::spawn(Config::new()).await.unwrap();
-    let text = spicepod_text(&emulator, &entry("cohere", "cohere.embed-english-v3", ""));
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
-        .await
-        .unwrap();
+    let embedder = embedder_for(&emulator, &entry("cohere", "cohere.embed-english-v3", "")).await;
     let inputs = texts(200, "cohere");
     let out = embedder
         .embed("cohere", inputs.clone(), None)
@@ -153,18 +154,15 @@ async fn titan_50_texts_make_50_calls_under_the_concurrency_cap() {
             ..FaultConfig::default()
         })
         .unwrap();
-    let text = spicepod_text(
-        &emulator,
-        // A rate limit far above what 50 calls need, so only the concurrency cap binds.
+    let embedder = embedder_for(
+        &emulator, // A rate limit far above what 50 calls need, so only the concurrency cap binds.
         &entry(
             "titan",
             "amazon.titan-embed-text-v2:0",
             "      max_concurrent_invocations: 4\n      requests_per_min_limit: 600000\n",
         ),
-    );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
-        .await
-        .unwrap();
+    )
+    .await;
     let inputs = texts(50, "titan");
     let out = embedder.embed("titan", inputs.clone(), None).await.unwrap();
     assert_eq!(out.invocations, 50);
@@ -193,17 +191,15 @@ async fn titan_50_texts_make_50_calls_under_the_concurrency_cap() {
 async fn the_call_rate_stays_under_requests_per_min_limit() {
     let emulator = bedrock_emulator::spawn(Config::new()).await.unwrap();
     // 120/min: one call every 500 ms.
-    let text = spicepod_text(
+    let embedder = embedder_for(
         &emulator,
         &entry(
             "titan",
             "amazon.titan-embed-text-v2:0",
             "      requests_per_min_limit: 120\n",
         ),
-    );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
-        .await
-        .unwrap();
+    )
+    .await;
     let started = std::time::Instant::now();
     embedder
         .embed("titan", texts(6, "rate"), None)
@@ -240,17 +236,15 @@ async fn throttles_and_server_errors_are_retried_until_every_request_succeeds() 
             ..FaultConfig::default()
         })
         .unwrap();
-    let text = spicepod_text(
+    let embedder = embedder_for(
         &emulator,
         &[
             entry("titan", "amazon.titan-embed-text-v2:0", ""),
             entry("cohere", "cohere.embed-english-v3", ""),
         ]
         .concat(),
-    );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
-        .await
-        .unwrap();
+    )
+    .await;
     let mut attempts = 0;
     for round in 0..10 {
         let out = embedder
@@ -295,17 +289,15 @@ async fn access_denied_names_the_iam_action_and_others_keep_working() {
         ]))
         .await
         .unwrap();
-    let text = spicepod_text(
+    let embedder = embedder_for(
         &emulator,
         &[
             entry("titan", "amazon.titan-embed-text-v2:0", ""),
             entry("cohere", "cohere.embed-english-v3", ""),
         ]
         .concat(),
-    );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
-        .await
-        .unwrap();
+    )
+    .await;
     let err = embedder
         .embed("cohere", vec!["denied".into()], None)
         .await
@@ -417,13 +409,11 @@ async fn throttling_that_outlasts_the_budget_fails_the_whole_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_models_and_bad_requests_are_typed() {
     let emulator = bedrock_emulator::spawn(Config::new()).await.unwrap();
-    let text = spicepod_text(
+    let embedder = embedder_for(
         &emulator,
         &entry("titan", "amazon.titan-embed-text-v2:0", ""),
-    );
-    let embedder = build(&text, &emulator_secrets(&emulator), quick_retries())
-        .await
-        .unwrap();
+    )
+    .await;
     let err = embedder
         .embed("nope", vec!["x".into()], None)
         .await
