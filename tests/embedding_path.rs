@@ -154,8 +154,9 @@ async fn titan_50_texts_make_50_calls_under_the_concurrency_cap() {
             ..FaultConfig::default()
         })
         .unwrap();
+    // A rate limit far above what 50 calls need, so only the concurrency cap binds.
     let embedder = embedder_for(
-        &emulator, // A rate limit far above what 50 calls need, so only the concurrency cap binds.
+        &emulator,
         &entry(
             "titan",
             "amazon.titan-embed-text-v2:0",
