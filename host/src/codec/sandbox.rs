@@ -257,14 +257,21 @@ const PROFILER_ENV: &str = "BEDROCK_EMBED_WASM_PROFILER";
 
 fn profiler_from_env() -> Option<ProfilingStrategy> {
     let value = std::env::var(PROFILER_ENV).ok()?;
+    parse_profiler(&value).unwrap_or_else(|message| {
+        tracing::warn!("{message}");
+        None
+    })
+}
+
+/// The strategy a [`PROFILER_ENV`] value names, or the warning for a value it does not know.
+fn parse_profiler(value: &str) -> Result<Option<ProfilingStrategy>, String> {
     match value.trim().to_ascii_lowercase().as_str() {
-        "" | "none" => None,
-        "perfmap" => Some(ProfilingStrategy::PerfMap),
-        "jitdump" => Some(ProfilingStrategy::JitDump),
-        other => {
-            tracing::warn!("{PROFILER_ENV}={other:?} ignored: use perfmap, jitdump or none");
-            None
-        }
+        "" | "none" => Ok(None),
+        "perfmap" => Ok(Some(ProfilingStrategy::PerfMap)),
+        "jitdump" => Ok(Some(ProfilingStrategy::JitDump)),
+        _ => Err(format!(
+            "{PROFILER_ENV}={value:?} ignored: use perfmap, jitdump or none"
+        )),
     }
 }
 
@@ -296,4 +303,29 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}… ({} more bytes)", &s[..end], s.len() - end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profiler_variable_names_a_strategy_or_says_what_it_takes() {
+        assert_eq!(
+            parse_profiler(" PerfMap "),
+            Ok(Some(ProfilingStrategy::PerfMap))
+        );
+        assert_eq!(
+            parse_profiler("jitdump"),
+            Ok(Some(ProfilingStrategy::JitDump))
+        );
+        assert_eq!(parse_profiler("none"), Ok(None));
+        assert_eq!(
+            parse_profiler("vtune"),
+            Err(
+                "BEDROCK_EMBED_WASM_PROFILER=\"vtune\" ignored: use perfmap, jitdump or none"
+                    .into()
+            )
+        );
+    }
 }
