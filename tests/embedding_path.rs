@@ -466,8 +466,10 @@ async fn an_arn_that_names_no_model_is_served_through_base_model() {
     let embedder = build(&with, &emulator_secrets(&emulator), quick_retries())
         .await
         .unwrap();
-    // The emulator serves no imported models: it answers 404, but only after receiving the
-    // ARN exactly as written, with the body the Titan codec built from the params.
+    // The emulator serves no imported models: it answers as Bedrock does for an unknown id (400
+    // "The provided model identifier is invalid.", which the host reports as a model it does
+    // not know), but only after receiving the ARN exactly as written, with the body the Titan
+    // codec built from the params.
     let err = embedder
         .embed("imported", vec!["hi".into()], None)
         .await

@@ -247,6 +247,13 @@ pub fn classify(err: &SdkError<InvokeModelError, HttpResponse>) -> InvokeFailure
                 failure.original_status_code = m.original_status_code();
             }
             failure.kind = kind_of(failure.code.as_deref(), failure.status);
+            // Bedrock answers an unknown or invalid model id with this ValidationException, not
+            // a 404: the fix is the model id, as for ResourceNotFoundException.
+            if failure.kind == FailureKind::Validation
+                && failure.message.as_deref() == Some(INVALID_MODEL_IDENTIFIER)
+            {
+                failure.kind = FailureKind::NotFound;
+            }
         }
         SdkError::ResponseError(_) => {
             // The answer could not be read (cut off, not JSON): transient unless the status says more.
@@ -286,6 +293,9 @@ pub fn classify(err: &SdkError<InvokeModelError, HttpResponse>) -> InvokeFailure
     }
     failure
 }
+
+/// Bedrock's ValidationException message for a model id it cannot invoke.
+pub const INVALID_MODEL_IDENTIFIER: &str = "The provided model identifier is invalid.";
 
 /// The kind for an error code (preferred) or, for unknown codes, the HTTP status.
 pub(super) fn kind_of(code: Option<&str>, status: Option<u16>) -> FailureKind {

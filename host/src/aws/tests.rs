@@ -582,6 +582,15 @@ async fn client_errors_are_never_retried() {
             FailureKind::NotFound,
         ),
         (
+            // What Bedrock answers for an unknown or invalid model id.
+            http(
+                400,
+                "ValidationException",
+                r#"{"message":"The provided model identifier is invalid."}"#,
+            ),
+            FailureKind::NotFound,
+        ),
+        (
             http(408, "ModelTimeoutException", r#"{"message":"slow"}"#),
             FailureKind::ModelTimeout,
         ),
