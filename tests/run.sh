@@ -23,6 +23,7 @@ echo "== Rust workspace"
 # tests where the host is (otherwise each test process runs `cargo build` for it).
 cargo build --workspace --bins
 export BEDROCK_EMBED_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/bedrock-embed"
+export BEDROCK_EMULATOR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/bedrock-emulator"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
   cargo test --workspace --doc
@@ -30,6 +31,11 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
-echo "== Python clients (openai, boto3)"
+echo "== Python clients (openai, boto3, langchain-openai, langchain-aws, llama-index)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 .venv/bin/python -m pytest tests/python -q -p no:cacheprovider
+
+echo "== Node clients (Vercel AI SDK: @ai-sdk/amazon-bedrock, @ai-sdk/openai)"
+# Pinned in tests/node/package-lock.json; node_modules stays local to tests/node (git-ignored).
+npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+(cd tests/node && node --test ./*.test.mjs)

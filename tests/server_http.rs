@@ -299,10 +299,15 @@ async fn request_errors_400_404_413() {
     })
     .await;
     let (s, _, b) = h
-        .post(json!({"model": "titan", "input": [[1, 2, 3]]}))
+        .post(json!({"model": "titan", "input": [[1, 2, 100300]]}))
         .await;
-    let e = openai_error(s, &b, 400, "token_ids_not_supported");
-    assert!(e["message"].as_str().unwrap().contains("send the text"));
+    let e = openai_error(s, &b, 400, "invalid_token_id");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("input[0][2] is 100300")
+    );
     let (s, _, b) = h
         .post(json!({"model": "titan", "input": "x", "encoding_format": "int8"}))
         .await;

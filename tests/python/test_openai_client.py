@@ -47,9 +47,9 @@ def test_single_string_and_cohere(client: openai.OpenAI):
 
 def test_bad_request_is_bad_request_error(client: openai.OpenAI):
     with pytest.raises(openai.BadRequestError) as info:
-        client.embeddings.create(model="titan", input=[[1, 2, 3]])
-    assert "send the text" in str(info.value)
-    assert info.value.code == "token_ids_not_supported"
+        client.embeddings.create(model="titan", input=[[1, 2, 100300]])
+    assert "input[0][2] is 100300" in str(info.value)
+    assert info.value.code == "invalid_token_id"
     with pytest.raises(openai.BadRequestError) as info:
         client.embeddings.create(model="titan-v1", input="x", dimensions=256)
     assert info.value.param == "dimensions"

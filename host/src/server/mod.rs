@@ -27,6 +27,7 @@ pub mod openai;
 pub mod routes;
 #[cfg(test)]
 mod tests;
+pub mod token_ids;
 
 use std::future::Future;
 use std::sync::Arc;

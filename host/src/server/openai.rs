@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::token_ids;
 
 /// `encoding_format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,9 +46,6 @@ struct RawRequest {
     #[serde(default)]
     user: Option<Value>,
 }
-
-const TOKEN_IDS: &str = "input is a list of token ids: bedrock-embed does not accept token ids \
-    (Bedrock models tokenize themselves); send the text as a string or an array of strings";
 
 impl EmbeddingsRequest {
     /// Parses and checks a request body. `max_inputs` bounds the number of inputs (413 past it).
@@ -178,15 +176,14 @@ fn parse_input(input: Option<Value>, max_inputs: usize) -> Result<Vec<String>, A
             "input is an empty array: send at least one string",
         ));
     }
-    // One list of token ids, or a list of such lists.
-    let is_token_list =
-        |v: &Value| matches!(v, Value::Array(a) if a.iter().all(Value::is_number) && !a.is_empty());
-    if items.iter().all(Value::is_number) || items.iter().all(is_token_list) {
-        return Err(ApiError::invalid(
-            "input",
-            "token_ids_not_supported",
-            TOKEN_IDS,
-        ));
+    // One list of token ids, or a list of such lists: decoded to text (cl100k_base).
+    if let Some(lists) = token_ids::token_lists(&items) {
+        if lists.len() > max_inputs {
+            return Err(ApiError::too_many_inputs(lists.len(), max_inputs));
+        }
+        let nested = items[0].is_array();
+        return token_ids::decode(&lists, nested)
+            .map_err(|e| ApiError::invalid("input", "invalid_token_id", e.to_string()));
     }
     if items.len() > max_inputs {
         return Err(ApiError::too_many_inputs(items.len(), max_inputs));
@@ -205,8 +202,11 @@ fn parse_input(input: Option<Value>, max_inputs: usize) -> Result<Vec<String>, A
             Value::Number(_) | Value::Array(_) => {
                 return Err(ApiError::invalid(
                     "input",
-                    "token_ids_not_supported",
-                    format!("input[{i}]: {TOKEN_IDS}"),
+                    "invalid_type",
+                    format!(
+                        "input[{i}] is token ids but other items are not: send all strings, \
+                         or all token-id lists"
+                    ),
                 ));
             }
             other => {
@@ -390,20 +390,36 @@ mod tests {
     }
 
     #[test]
-    fn token_ids_are_a_clear_400() {
+    fn token_ids_are_decoded_as_cl100k_base() {
+        // `tiktoken.get_encoding("cl100k_base").encode("hello world")` is [15339, 1917].
+        let r = parse(json!({"model": "m", "input": [15339, 1917]})).unwrap();
+        assert_eq!(r.input, vec!["hello world"]);
+        let r = parse(json!({"model": "m", "input": [[15339, 1917], [15339]]})).unwrap();
+        assert_eq!(r.input, vec!["hello world", "hello"]);
+        let e = err(json!({"model": "m", "input": [[15339], [1917, 100300]]}));
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!((e.code, e.param), ("invalid_token_id", Some("input")));
+        assert!(
+            e.message.starts_with("input[1][1] is 100300"),
+            "{}",
+            e.message
+        );
+        // Past max_inputs (4 in these tests) counts lists, not ids.
+        let e = err(json!({"model": "m", "input": [[1], [2], [3], [4], [5]]}));
+        assert_eq!(e.code, "too_many_inputs");
+        assert!(parse(json!({"model": "m", "input": [1, 2, 3, 4, 5, 6]})).is_ok());
+        // Text and token ids mixed in one input: a 400 naming the item.
         for body in [
-            json!({"model": "m", "input": [1, 2, 3]}),
-            json!({"model": "m", "input": [[1, 2], [3]]}),
             json!({"model": "m", "input": ["text", [1, 2]]}),
             json!({"model": "m", "input": ["text", 5]}),
         ] {
             let e = err(body);
-            assert_eq!(e.status, StatusCode::BAD_REQUEST);
-            assert_eq!(
-                (e.code, e.param),
-                ("token_ids_not_supported", Some("input"))
+            assert_eq!((e.code, e.param), ("invalid_type", Some("input")));
+            assert!(
+                e.message.starts_with("input[1] is token ids"),
+                "{}",
+                e.message
             );
-            assert!(e.message.contains("send the text"), "{}", e.message);
         }
     }
 

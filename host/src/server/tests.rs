@@ -96,7 +96,7 @@ async fn unknown_model_is_404_listing_models() {
 async fn bad_requests_are_400_in_openai_shape() {
     let state = state();
     for (body, param) in [
-        (json!({"model": "m", "input": [1, 2]}), "input"),
+        (json!({"model": "m", "input": [1, 100300]}), "input"),
         (
             json!({"model": "m", "input": "x", "encoding_format": "int8"}),
             "encoding_format",
@@ -113,11 +113,11 @@ async fn bad_requests_are_400_in_openai_shape() {
     }
     // No content type at all (curl -d sends a form type): still read as JSON.
     let request = Request::post("/v1/embeddings")
-        .body(Body::from(r#"{"model":"m","input":[1]}"#))
+        .body(Body::from(r#"{"model":"m","input":[100300]}"#))
         .unwrap();
     let (status, _, resp) = call(&state, request).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_of(&resp)["code"], "token_ids_not_supported");
+    assert_eq!(error_of(&resp)["code"], "invalid_token_id");
 }
 
 #[tokio::test]
@@ -200,7 +200,7 @@ async fn unknown_routes_and_methods_answer_in_openai_shape() {
 async fn metrics_count_requests_by_route_template() {
     let state = state();
     call(&state, get("/v1/models/some-model")).await;
-    call(&state, post_json(r#"{"model":"m","input":[[1]]}"#)).await;
+    call(&state, post_json(r#"{"model":"m","input":[[100300]]}"#)).await;
     let (status, headers, body) = call(&state, get("/metrics")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -217,7 +217,7 @@ async fn metrics_count_requests_by_route_template() {
         "{text}"
     );
     assert!(
-        text.contains(r#"bedrock_embed_request_failures_total{model="-",status="400",code="token_ids_not_supported"}"#),
+        text.contains(r#"bedrock_embed_request_failures_total{model="-",status="400",code="invalid_token_id"}"#),
         "{text}"
     );
     assert!(
