@@ -2,6 +2,7 @@
 
 use crate::credentials::CredentialEndpoints;
 use crate::faults::{FaultConfig, FaultSettings};
+use crate::model_id::{self, ApplicationProfiles};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -81,6 +82,13 @@ pub struct Config {
     /// A plain id is checked as `arn:aws:bedrock:REGION::foundation-model/ID`, a profile id as
     /// `arn:aws:bedrock:REGION:ACCOUNT:inference-profile/ID`, an ARN as itself.
     pub allowed_models: Option<Vec<String>>,
+    /// Application inference profiles that exist: ARN → the model they route to. Invoking
+    /// an ARN not listed answers ValidationException, as Bedrock does for an unknown one.
+    pub application_profiles: ApplicationProfiles,
+    /// Input tokens per model per sliding 60 s window; past it, ThrottlingException "Too many
+    /// tokens, please wait before trying again." (the per-model tokens-per-minute quota Bedrock
+    /// enforces). `None`: no token quota.
+    pub tokens_per_minute: Option<u64>,
     /// Seed of the fault draws.
     pub seed: u64,
     /// Fault injection, globally and per model.
@@ -106,6 +114,8 @@ impl Default for Config {
             default_region: DEFAULT_REGION.to_string(),
             account_id: DEFAULT_ACCOUNT_ID.to_string(),
             allowed_models: None,
+            application_profiles: ApplicationProfiles::new(),
+            tokens_per_minute: None,
             seed: DEFAULT_SEED,
             faults: FaultSettings::default(),
             credential_endpoints: CredentialEndpoints::default(),
@@ -188,6 +198,23 @@ impl Config {
         self
     }
 
+    /// Makes an application inference profile ARN invocable, routed to `model` (a model id,
+    /// optionally geo-prefixed). Checked by [`Config::validate`].
+    pub fn with_application_profile(
+        mut self,
+        arn: impl Into<String>,
+        model: impl Into<String>,
+    ) -> Self {
+        self.application_profiles.insert(arn.into(), model.into());
+        self
+    }
+
+    /// Limits every model to `tokens` input tokens per sliding 60 s window.
+    pub fn with_tokens_per_minute(mut self, tokens: u64) -> Self {
+        self.tokens_per_minute = Some(tokens);
+        self
+    }
+
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -257,6 +284,14 @@ impl Config {
             if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
                 anyhow::bail!("empty access key id or secret access key");
             }
+        }
+        for (arn, target) in &self.application_profiles {
+            model_id::check_application_profile(arn, target).map_err(anyhow::Error::msg)?;
+        }
+        if self.tokens_per_minute == Some(0) {
+            anyhow::bail!(
+                "tokens per minute is 0: every call would be throttled; leave it unset for no token quota"
+            );
         }
         self.faults.validate()?;
         Ok(())

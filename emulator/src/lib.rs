@@ -4,7 +4,8 @@
 //! `bedrock`) — so the AWS SDKs work against it unchanged, and answers the embedding models
 //! (Titan text v1/v2, Titan image v1, Cohere v3/v4, Nova 2 multimodal) with deterministic
 //! vectors that carry meaning ([`embed`]). Faults (throttling, 5xx, resets, latency) are
-//! injected on demand, and `/_emulator/stats` shows what a rate limiter or a concurrency cap
+//! injected on demand, a tokens-per-minute quota throttles as Bedrock's does
+//! ([`Config::tokens_per_minute`]), and `/_emulator/stats` shows what a rate limiter or a concurrency cap
 //! did from the outside.
 //!
 //! ```no_run
@@ -28,6 +29,7 @@ pub mod models;
 mod server;
 pub mod sigv4;
 pub mod stats;
+pub mod token_quota;
 pub mod vectors;
 
 pub use config::{
@@ -37,9 +39,9 @@ pub use config::{
 pub use credentials::{CredentialCall, CredentialEndpoints, ECS_PATH, IssuedBy, IssuedCredentials};
 pub use error::{ApiError, ErrorCode};
 pub use faults::{FaultConfig, FaultSettings};
-pub use model_id::{ModelKind, ResolvedModel};
+pub use model_id::{ApplicationProfiles, ModelKind, ResolvedModel};
 pub use stats::{CallRecord, ModelStats, RequestRecord, SecondStats, StatsSnapshot};
-pub use vectors::{cosine, embed, token_count};
+pub use vectors::{cosine, embed, embed_as, token_count};
 
 use anyhow::Context as _;
 use std::net::SocketAddr;
@@ -159,9 +161,10 @@ impl Emulator {
         self.state.stats.requests()
     }
 
-    /// Clears stats, the request log and the fault sequence (faults settings stay).
+    /// Clears stats, the request log, the fault sequence and the token-quota windows (fault
+    /// settings stay).
     pub fn reset(&self) {
-        self.state.stats.reset();
+        self.state.reset();
     }
 
     /// The fault settings in force.

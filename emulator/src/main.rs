@@ -33,6 +33,25 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("{s:?} is not HOST:PORT, :PORT or PORT ({e})"))
 }
 
+/// `ARN=MODEL` for --application-inference-profile.
+fn parse_application_profile(s: &str) -> Result<(String, String), String> {
+    let (arn, model) = s.split_once('=').ok_or_else(|| {
+        format!("{s:?} is not ARN=MODEL (e.g. arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc=amazon.titan-embed-text-v2:0)")
+    })?;
+    let (arn, model) = (arn.trim(), model.trim());
+    bedrock_emulator::model_id::check_application_profile(arn, model)?;
+    Ok((arn.to_string(), model.to_string()))
+}
+
+/// A whole number of tokens above zero.
+fn parse_tokens(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("0 would throttle every call; leave the flag out for no token quota".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{s:?} is not a whole number of tokens ({e})")),
+    }
+}
+
 fn parse_model_fault(s: &str) -> Result<(String, FaultConfig), String> {
     parse_model_spec(s).map_err(|e| e.to_string())
 }
@@ -122,6 +141,19 @@ struct Cli {
     /// arn:aws:bedrock:REGION:ACCOUNT:inference-profile/ID. Default: all allowed.
     #[arg(long, value_name = "ARN_PATTERN")]
     allow_model: Vec<String>,
+
+    /// Make an application inference profile ARN invocable, routed to MODEL (a model id above,
+    /// optionally with a geo prefix): ARN=MODEL. Unknown application profile ARNs answer
+    /// ValidationException, as on Bedrock. Repeatable.
+    #[arg(long, value_parser = parse_application_profile, value_name = "ARN=MODEL")]
+    application_inference_profile: Vec<(String, String)>,
+
+    /// Per-model tokens-per-minute quota: input tokens accepted per model id in a sliding 60 s
+    /// window; past it, ThrottlingException "Too many tokens, please wait before trying
+    /// again.". Inference-profile ids are counted apart from the on-demand model, as on
+    /// Bedrock. Default: no token quota.
+    #[arg(long, value_parser = parse_tokens, value_name = "N")]
+    tokens_per_minute: Option<u64>,
 
     /// Seed of the fault draws: a fixed seed repeats the same faults for the same calls.
     #[arg(long, env = "BEDROCK_EMULATOR_SEED", default_value_t = bedrock_emulator::DEFAULT_SEED)]
@@ -244,6 +276,8 @@ impl Cli {
             default_region: self.default_region,
             account_id: self.account_id,
             allowed_models: (!self.allow_model.is_empty()).then_some(self.allow_model),
+            application_profiles: self.application_inference_profile.into_iter().collect(),
+            tokens_per_minute: self.tokens_per_minute,
             seed: self.seed,
             call_log_capacity: self.call_log_capacity,
             request_log_capacity: self.request_log_capacity,
@@ -376,5 +410,34 @@ mod tests {
             assert_eq!(c.listen.to_string(), want);
         }
         assert!(Cli::try_parse_from(["bedrock-emulator", "--listen", "nope"]).is_err());
+    }
+
+    #[test]
+    fn token_quota_and_application_profiles() {
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/p1";
+        let c = Cli::try_parse_from([
+            "bedrock-emulator",
+            "--tokens-per-minute",
+            "20000",
+            "--application-inference-profile",
+            &format!("{arn}=amazon.titan-embed-text-v2:0"),
+        ])
+        .unwrap()
+        .into_config();
+        assert_eq!(c.tokens_per_minute, Some(20_000));
+        assert_eq!(c.application_profiles[arn], "amazon.titan-embed-text-v2:0");
+        assert!(Cli::try_parse_from(["bedrock-emulator", "--tokens-per-minute", "0"]).is_err());
+        assert!(Cli::try_parse_from(["bedrock-emulator", "--tokens-per-minute", "1.5"]).is_err());
+        for bad in [
+            arn.to_string(),
+            format!("{arn}=nope"),
+            "x=amazon.titan-embed-text-v2:0".into(),
+        ] {
+            assert!(
+                Cli::try_parse_from(["bedrock-emulator", "--application-inference-profile", &bad])
+                    .is_err(),
+                "{bad}"
+            );
+        }
     }
 }

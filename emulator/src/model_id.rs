@@ -1,8 +1,18 @@
 //! Model identifiers: plain ids, geo/global inference-profile ids and ARNs, resolved to the
 //! embedding models the emulator serves.
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Application inference profiles the emulator knows: profile ARN → the model it routes to
+/// (a foundation-model id or a system-defined inference-profile id such as
+/// `us.cohere.embed-v4:0`). Real ones are made with `CreateInferenceProfile`; their ARNs do not
+/// name the model, so the emulator must be told.
+pub type ApplicationProfiles = BTreeMap<String, String>;
+
+/// The resource type of an application inference profile ARN.
+const APPLICATION_PROFILE: &str = "application-inference-profile";
 
 /// The embedding model families the emulator implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -69,16 +79,21 @@ fn strip_profile_prefix(id: &str) -> Option<&str> {
     PROFILE_PREFIXES.iter().find_map(|p| id.strip_prefix(p))
 }
 
-fn not_found() -> ApiError {
-    ApiError::new(
-        ErrorCode::ResourceNotFoundException,
-        "Could not resolve the foundation model from the provided model identifier.",
-    )
+/// What Bedrock answers for an identifier that names no model it can invoke (400, not 404).
+pub const INVALID_MODEL_IDENTIFIER: &str = "The provided model identifier is invalid.";
+
+fn invalid() -> ApiError {
+    ApiError::validation(INVALID_MODEL_IDENTIFIER)
 }
 
 /// Resolves a (percent-decoded) model identifier. `region` and `account` fill the ARN of a
-/// plain id or profile id.
-pub fn resolve(id: &str, region: &str, account: &str) -> Result<ResolvedModel, ApiError> {
+/// plain id or profile id; `profiles` are the application inference profiles that exist.
+pub fn resolve(
+    id: &str,
+    region: &str,
+    account: &str,
+    profiles: &ApplicationProfiles,
+) -> Result<ResolvedModel, ApiError> {
     let len = id.chars().count();
     if len == 0 || len > 2048 {
         return Err(ApiError::validation(format!(
@@ -92,7 +107,7 @@ pub fn resolve(id: &str, region: &str, account: &str) -> Result<ResolvedModel, A
         )));
     }
     if let Some(rest) = id.strip_prefix("arn:") {
-        return resolve_arn(id, rest);
+        return resolve_arn(id, rest, profiles);
     }
     if let Some((base_id, kind)) = lookup(id) {
         return Ok(ResolvedModel {
@@ -110,18 +125,64 @@ pub fn resolve(id: &str, region: &str, account: &str) -> Result<ResolvedModel, A
             via_profile: true,
         });
     }
-    Err(not_found())
+    Err(invalid())
 }
 
-fn resolve_arn(full: &str, rest: &str) -> Result<ResolvedModel, ApiError> {
-    // arn:PARTITION:bedrock:REGION:ACCOUNT:TYPE/ID (the id may itself contain ':').
+/// Splits `arn:PARTITION:bedrock:REGION:ACCOUNT:TYPE/ID` (after `arn:`) into TYPE and ID (the id
+/// may itself contain ':').
+fn arn_resource(rest: &str) -> Option<(&str, &str)> {
     let parts: Vec<&str> = rest.splitn(5, ':').collect();
     if parts.len() != 5 || parts[1] != "bedrock" || !parts[0].starts_with("aws") {
-        return Err(not_found());
+        return None;
     }
-    let Some((resource_type, resource_id)) = parts[4].split_once('/') else {
-        return Err(not_found());
+    parts[4].split_once('/')
+}
+
+/// Checks one application-inference-profile entry: the key must be such an ARN, the target a
+/// model id (plain or system inference profile) the emulator serves. The error names both.
+pub fn check_application_profile(arn: &str, target: &str) -> Result<(), String> {
+    let is_app_profile = arn
+        .strip_prefix("arn:")
+        .and_then(arn_resource)
+        .is_some_and(|(ty, id)| ty == APPLICATION_PROFILE && !id.is_empty());
+    if !is_app_profile {
+        return Err(format!(
+            "{arn:?} is not an application inference profile ARN \
+             (arn:aws:bedrock:REGION:ACCOUNT:{APPLICATION_PROFILE}/ID)"
+        ));
+    }
+    if target.starts_with("arn:")
+        || resolve(target, "us-east-1", "0", &ApplicationProfiles::new()).is_err()
+    {
+        let served: Vec<&str> = MODELS.iter().map(|(m, _)| *m).collect();
+        return Err(format!(
+            "application inference profile {arn}: {target:?} is not a model the emulator serves \
+             (a model id, optionally with a geo prefix such as us.: {})",
+            served.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn resolve_arn(
+    full: &str,
+    rest: &str,
+    profiles: &ApplicationProfiles,
+) -> Result<ResolvedModel, ApiError> {
+    let Some((resource_type, resource_id)) = arn_resource(rest) else {
+        return Err(invalid());
     };
+    if resource_type == APPLICATION_PROFILE {
+        let Some(target) = profiles.get(full) else {
+            return Err(invalid());
+        };
+        let base = resolve(target, "us-east-1", "0", &ApplicationProfiles::new())?;
+        return Ok(ResolvedModel {
+            resource_arn: full.to_string(),
+            via_profile: true,
+            ..base
+        });
+    }
     let found = match resource_type {
         "foundation-model" => lookup(resource_id).map(|m| (m, false)),
         "inference-profile" => lookup(resource_id)
@@ -136,7 +197,7 @@ fn resolve_arn(full: &str, rest: &str) -> Result<ResolvedModel, ApiError> {
             resource_arn: full.to_string(),
             via_profile,
         }),
-        None => Err(not_found()),
+        None => Err(invalid()),
     }
 }
 
@@ -171,6 +232,11 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
+
+    fn resolve(id: &str, region: &str, account: &str) -> Result<ResolvedModel, ApiError> {
+        super::resolve(id, region, account, &ApplicationProfiles::new())
+    }
 
     #[test]
     fn plain_profile_and_arn_ids() {
@@ -207,9 +273,10 @@ mod tests {
             "arn:aws:s3:::bucket",
             "xx.amazon.titan-embed-text-v2:0",
         ] {
+            let e = resolve(id, "r", "a").unwrap_err();
+            assert_eq!(e.code, ErrorCode::ValidationException, "{id}");
             assert_eq!(
-                resolve(id, "r", "a").unwrap_err().code,
-                ErrorCode::ResourceNotFoundException,
+                e.message, "The provided model identifier is invalid.",
                 "{id}"
             );
         }
@@ -222,6 +289,37 @@ mod tests {
             resolve(&long, "r", "a").unwrap_err().code,
             ErrorCode::ValidationException
         );
+    }
+
+    #[test]
+    fn application_inference_profiles_resolve_to_their_model() {
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3";
+        let profiles =
+            ApplicationProfiles::from([(arn.to_string(), "us.cohere.embed-v4:0".into())]);
+        let r = super::resolve(arn, "eu-west-1", "1", &profiles).unwrap();
+        assert_eq!(r.kind, ModelKind::CohereV4);
+        assert_eq!(r.base_id, "cohere.embed-v4:0");
+        assert_eq!(r.resource_arn, arn);
+        assert!(r.via_profile);
+        let other = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/zzz";
+        assert_eq!(
+            super::resolve(other, "r", "a", &profiles)
+                .unwrap_err()
+                .message,
+            INVALID_MODEL_IDENTIFIER
+        );
+        assert!(check_application_profile(arn, "amazon.titan-embed-text-v2:0").is_ok());
+        let e = check_application_profile(arn, "amazon.titan-embed-text-v9").unwrap_err();
+        assert!(
+            e.contains("amazon.titan-embed-text-v9") && e.contains("cohere.embed-v4:0"),
+            "{e}"
+        );
+        let e = check_application_profile(
+            "arn:aws:bedrock:us-east-1::foundation-model/x",
+            "cohere.embed-v4:0",
+        )
+        .unwrap_err();
+        assert!(e.contains("application-inference-profile/ID"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::model_id::{self, ResolvedModel};
 use crate::models;
 use crate::sigv4::ReceivedRequest;
 use crate::stats::{CallEnd, CallGuard, RequestRecord, Stats};
+use crate::token_quota::TokenQuota;
 use crate::vectors::splitmix64;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -54,6 +55,8 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     /// Session credentials issued by the credential endpoints, and their call log.
     pub credentials: CredentialState,
+    /// Input tokens per model in the last 60 s, against `config.tokens_per_minute`.
+    pub token_quota: TokenQuota,
     ids: AtomicU64,
     id_salt: u64,
 }
@@ -70,6 +73,7 @@ impl AppState {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
         Self {
+            token_quota: TokenQuota::new(config.tokens_per_minute),
             config,
             faults,
             stats,
@@ -94,6 +98,12 @@ impl AppState {
         )
     }
 
+    /// Clears stats, the request log, the fault sequence and the token-quota windows.
+    pub fn reset(&self) {
+        self.stats.reset();
+        self.token_quota.reset();
+    }
+
     pub fn fault_settings(&self) -> FaultSettings {
         self.faults
             .read()
@@ -113,6 +123,10 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     credentials::routes(&state.config.credential_endpoints)
         .route("/model/{model_id}/invoke", post(invoke))
+        .route(
+            "/model/{model_id}/invoke-with-response-stream",
+            post(invoke),
+        )
         .route("/_emulator/stats", get(get_stats))
         .route("/_emulator/requests", get(get_requests))
         .route("/_emulator/reset", post(post_reset))
@@ -173,7 +187,7 @@ async fn get_requests(State(app): State<Arc<AppState>>) -> Response {
 }
 
 async fn post_reset(State(app): State<Arc<AppState>>) -> Response {
-    app.stats.reset();
+    app.reset();
     json_response(StatusCode::OK, &json!({ "reset": true }))
 }
 
@@ -211,8 +225,14 @@ impl From<ApiError> for Failure {
     }
 }
 
+/// Bedrock's answer to InvokeModelWithResponseStream on a model that does not stream, such as
+/// every embedding model (400 ValidationException, as a live call answers it).
+pub const UNSUPPORTED_FOR_STREAMING: &str = "The model is unsupported for streaming.";
+
 /// Everything known about a call, for the request log.
 struct CallInfo {
+    /// InvokeModelWithResponseStream rather than InvokeModel.
+    streaming: bool,
     model_id: String,
     resolved: Option<ResolvedModel>,
     auth: Option<AuthInfo>,
@@ -280,7 +300,12 @@ async fn serve_invoke(
         .clone()
         .unwrap_or_else(|| cfg.default_region.clone());
     info.auth = Some(who);
-    let resolved = model_id::resolve(&info.model_id, &region, &cfg.account_id)?;
+    let resolved = model_id::resolve(
+        &info.model_id,
+        &region,
+        &cfg.account_id,
+        &cfg.application_profiles,
+    )?;
     info.resolved = Some(resolved.clone());
     if let Some(allowed) = &cfg.allowed_models
         && !allowed
@@ -318,7 +343,18 @@ async fn serve_invoke(
         None => {}
     }
     check_media_types(headers)?;
+    if info.streaming {
+        return Err(ApiError::validation(UNSUPPORTED_FOR_STREAMING).into());
+    }
     let out = models::invoke(resolved.kind, &body, request_id)?;
+    // Bedrock counts on-demand and inference-profile traffic separately.
+    let quota_key = if resolved.via_profile {
+        info.model_id.as_str()
+    } else {
+        resolved.base_id
+    };
+    app.token_quota
+        .admit(quota_key, u64::from(out.input_tokens), Instant::now())?;
     Ok(Served {
         body: serde_json::to_vec(&out.body).unwrap_or_default(),
         input_tokens: out.input_tokens,
@@ -379,17 +415,17 @@ async fn invoke(
     let started = Instant::now();
     let request_id = app.request_id();
     let (parts, body) = req.into_parts();
-    let raw_id = parts
-        .uri
-        .path()
-        .strip_prefix("/model/")
-        .and_then(|r| r.strip_suffix("/invoke"))
-        .unwrap_or_default();
+    let path = parts.uri.path().strip_prefix("/model/").unwrap_or_default();
+    let (raw_id, streaming) = match path.strip_suffix("/invoke-with-response-stream") {
+        Some(id) => (id, true),
+        None => (path.strip_suffix("/invoke").unwrap_or_default(), false),
+    };
     let model_id = percent_decode_str(raw_id).decode_utf8_lossy().into_owned();
     let stats_key = model_id::resolve(
         &model_id,
         &app.config.default_region,
         &app.config.account_id,
+        &app.config.application_profiles,
     )
     .map(|r| r.base_id.to_string())
     .unwrap_or_else(|_| model_id.clone());
@@ -405,6 +441,7 @@ async fn invoke(
         });
     let body_for_log = body.clone().unwrap_or_default();
     let mut info = CallInfo {
+        streaming,
         model_id,
         resolved: None,
         auth: None,

@@ -1,33 +1,120 @@
-//! Deterministic embeddings that carry meaning.
+//! Deterministic embeddings that carry meaning, shaped like Bedrock's.
 //!
 //! A text is turned into features — its lower-cased words, the character trigrams of each word
 //! (with word-boundary marks), adjacent word pairs and a small constant bias — and every feature
-//! is hashed (FNV-1a + SplitMix64, identical on every platform) onto four signed positions of a
-//! vector of the requested dimension. Texts that share words share features, so their vectors
-//! are closer than those of texts that share none; the same text always gives the same vector.
-//! The model handlers return exactly [`embed`]`(text, dims, normalize)`, so a test can compute
-//! the vector it expects without going through HTTP.
+//! is hashed (FNV-1a + SplitMix64, identical on every platform) onto [`SPREAD`] signed buckets
+//! of a [`BUCKETS`]-wide sparse vector. That vector is then projected onto the requested
+//! dimension by a fixed pseudo-random Gaussian matrix (entry `(bucket, dim)` is a hash of both,
+//! so a shorter vector is a prefix of a longer one before normalisation, as with Titan v2's
+//! and Nova's nested dimensions). A random projection keeps inner products (Johnson–
+//! Lindenstrauss), so texts that share words stay closer than texts that share none, and every
+//! value is non-zero — dense, like a real embedding, and as costly to parse.
+//!
+//! A *purpose* (Cohere's `input_type`, Nova's `embeddingPurpose`) adds one feature whose weight
+//! is a fixed share of the text's own, so `search_query` and `search_document` vectors of one
+//! text differ (cosine ≈ 0.92) while staying far closer to each other than to other texts.
+//!
+//! Values are rounded to 11 significant bits, the precision of the values Bedrock returns:
+//! real responses print floats such as `-0.015563965`, `0.0017204285` or `0.04119873`, each
+//! the shortest decimal of an f32 whose mantissa has 10 explicit bits (Cohere v3 output quoted
+//! in aws-samples/bedrock-access-gateway#3; Titan v2 output in the AWS samples). The model
+//! handlers print them as that shortest round-trip f32 decimal ([`shortest_f32`]).
+//!
+//! The model handlers return exactly [`embed`]`(text, dims, normalize)` (or [`embed_as`] with the
+//! request's purpose), so a test can compute the vector it expects without going through HTTP.
 
-/// Positions each feature is spread over.
-const SPREAD: u64 = 4;
+/// Signed buckets each feature is spread over.
+pub const SPREAD: u64 = 4;
+/// Width of the sparse feature vector that is projected onto the output dimension.
+pub const BUCKETS: usize = 1024;
 const WORD_WEIGHT: f32 = 1.0;
 const TRIGRAM_WEIGHT: f32 = 0.35;
 const BIGRAM_WEIGHT: f32 = 0.5;
 const BIAS_WEIGHT: f32 = 0.05;
+/// Norm of the purpose feature relative to the norm of the text's features: two purposes of
+/// one text then have cosine ≈ 1 / (1 + share²) ≈ 0.92.
+const PURPOSE_SHARE: f32 = 0.3;
+/// Explicit mantissa bits kept (f16's 10; f32 has 23).
+const KEPT_MANTISSA_BITS: u32 = 10;
 
 /// The embedding of `text` with `dims` dimensions, L2-normalised when `normalize` is true.
 ///
 /// `dims == 0` gives an empty vector. The vector is never all zeros (a constant bias feature).
 pub fn embed(text: &str, dims: usize, normalize: bool) -> Vec<f32> {
-    let mut v = vec![0f32; dims];
+    embed_as(text, dims, normalize, None)
+}
+
+/// [`embed`] for a purpose (`input_type` / `embeddingPurpose`); `None` is [`embed`].
+pub fn embed_as(text: &str, dims: usize, normalize: bool, purpose: Option<&str>) -> Vec<f32> {
     if dims == 0 {
-        return v;
+        return Vec::new();
     }
-    for_each_feature(text, |feature, weight| add_feature(&mut v, feature, weight));
+    let mut buckets = vec![0f32; BUCKETS];
+    for_each_feature(text, |feature, weight| {
+        add_feature(&mut buckets, feature, weight)
+    });
+    if let Some(purpose) = purpose {
+        let norm = buckets.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let mut feature = b"p:".to_vec();
+        feature.extend_from_slice(purpose.as_bytes());
+        // The feature lands on SPREAD buckets: its norm is weight * sqrt(SPREAD).
+        let weight = PURPOSE_SHARE * norm / (SPREAD as f32).sqrt();
+        add_feature(&mut buckets, &feature, weight);
+    }
+    let mut v = project(&buckets, dims);
     if normalize {
         l2_normalize(&mut v);
     }
+    round_to_bedrock_precision(&mut v);
     v
+}
+
+/// Rounds every value to the precision Bedrock's values have (see the module docs); for
+/// vectors combined from several [`embed`] results (an image with its caption).
+pub fn round_to_bedrock_precision(v: &mut [f32]) {
+    for x in v {
+        *x = round_mantissa(*x);
+    }
+}
+
+/// `sparse` (one weight per bucket) times the fixed Gaussian matrix, scaled by `1/sqrt(dims)`
+/// so the norm of the result is about the norm of `sparse`.
+fn project(sparse: &[f32], dims: usize) -> Vec<f32> {
+    let mut v = vec![0f32; dims];
+    let scale = 1.0 / (dims as f32).sqrt();
+    for (b, w) in sparse.iter().enumerate().filter(|(_, w)| **w != 0.0) {
+        let row = splitmix64(0x5EED_0000_0000_0000 ^ b as u64);
+        for (d, x) in v.iter_mut().enumerate() {
+            *x += w * scale * gaussian(splitmix64(row ^ d as u64));
+        }
+    }
+    v
+}
+
+/// An approximately standard-normal value from 64 random bits (Irwin–Hall of four uniforms).
+fn gaussian(bits: u64) -> f32 {
+    let sum: u32 = (0..4).map(|i| ((bits >> (16 * i)) & 0xffff) as u32).sum();
+    // Four U(0,1) sum to mean 2, variance 1/3.
+    ((sum as f32 / 65_535.0) - 2.0) * 3f32.sqrt()
+}
+
+/// Rounds to [`KEPT_MANTISSA_BITS`] explicit mantissa bits (to nearest, ties away from zero).
+fn round_mantissa(x: f32) -> f32 {
+    if !x.is_finite() {
+        return x;
+    }
+    let drop = 23 - KEPT_MANTISSA_BITS;
+    let bits = x.to_bits();
+    let rounded = (bits + (1 << (drop - 1))) & !((1 << drop) - 1);
+    f32::from_bits(rounded)
+}
+
+/// The shortest decimal that reads back as `x` (as an f32), as an f64 with that exact decimal,
+/// so serde_json prints it the way Bedrock does (`-0.015563965`, not `-0.01556396484375`).
+pub fn shortest_f32(x: f32) -> f64 {
+    // Rust's `Display` for f32 is the shortest round-trip decimal; the f64 nearest to a decimal
+    // of at most 9 significant digits prints back as those digits.
+    format!("{x}").parse().unwrap_or(f64::from(x))
 }
 
 /// L2-normalises in place (a zero vector stays zero).
@@ -221,6 +308,7 @@ fn for_each_feature(text: &str, mut f: impl FnMut(&[u8], f32)) {
 fn add_feature(v: &mut [f32], feature: &[u8], weight: f32) {
     let h = fnv1a64(feature);
     let dims = v.len() as u64;
+    debug_assert!(dims > 0);
     for k in 0..SPREAD {
         let x = splitmix64(h.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
         let idx = (x % dims) as usize;
@@ -266,8 +354,67 @@ mod tests {
         for t in ["", "!!!", "a", "the quick brown fox"] {
             let v = embed(t, 512, true);
             let n: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            assert!((n - 1.0).abs() < 1e-4, "{t:?} norm {n}");
+            // Each value is rounded to 11 significant bits (relative error <= 2^-11).
+            assert!((n - 1.0).abs() < 1e-3, "{t:?} norm {n}");
         }
+    }
+
+    #[test]
+    fn vectors_are_dense() {
+        for (t, dims) in [("hello", 256), ("the quick brown fox", 1024), ("x", 3072)] {
+            let v = embed(t, dims, true);
+            let zeros = v.iter().filter(|x| **x == 0.0).count();
+            // A Gaussian value rounds to exactly 0 with negligible probability.
+            assert!(
+                zeros <= dims / 100,
+                "{t:?}: {zeros} of {dims} values are zero"
+            );
+        }
+    }
+
+    #[test]
+    fn values_have_bedrock_precision_and_print_shortest() {
+        let v = embed("precision of the printed values", 1024, true);
+        for x in &v {
+            assert_eq!(
+                x.to_bits() & 0x1fff,
+                0,
+                "{x} keeps more than 10 mantissa bits"
+            );
+        }
+        // -0.015563965 is a value a real Titan v2 response prints; it has 10 mantissa bits.
+        let real = -0.015563965f32;
+        assert_eq!(round_mantissa(real), real);
+        assert_eq!(
+            serde_json::json!(shortest_f32(real)).to_string(),
+            "-0.015563965"
+        );
+        assert_eq!(serde_json::json!(shortest_f32(0.1)).to_string(), "0.1");
+        for x in &v {
+            assert_eq!(shortest_f32(*x) as f32, *x, "round trip of {x}");
+        }
+    }
+
+    #[test]
+    fn purpose_changes_the_vector_deterministically() {
+        let text = "how do I reset my password";
+        let q = embed_as(text, 1024, true, Some("search_query"));
+        let d = embed_as(text, 1024, true, Some("search_document"));
+        assert_eq!(q, embed_as(text, 1024, true, Some("search_query")));
+        assert_ne!(q, d);
+        let other = embed_as("quarterly revenue grew", 1024, true, Some("search_query"));
+        let c = cosine(&q, &d);
+        assert!(c > 0.8 && c < 0.99, "query vs document of one text: {c}");
+        assert!(cosine(&q, &other) < c - 0.5);
+        assert_eq!(embed_as(text, 256, true, None), embed(text, 256, true));
+    }
+
+    #[test]
+    fn shorter_dimensions_are_a_prefix_before_normalisation() {
+        let long = embed("nested dimensions", 1024, false);
+        let short = embed("nested dimensions", 256, false);
+        // Same direction on the shared prefix (scaled by sqrt(1024/256) = 2).
+        assert!(cosine(&long[..256], &short) > 0.999);
     }
 
     #[test]

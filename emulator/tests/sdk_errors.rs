@@ -50,9 +50,14 @@ async fn validation_not_found_and_access_denied() {
     assert!(e.is_validation_exception());
     assert_eq!(status, 400);
 
+    // An unknown model id is a 400 ValidationException on Bedrock, not a 404.
     let (e, status) = service_error(invoke(&c, "cohere.embed-v4", json!({})).await);
-    assert!(e.is_resource_not_found_exception(), "{e:?}");
-    assert_eq!(status, 404);
+    assert!(e.is_validation_exception(), "{e:?}");
+    assert_eq!(status, 400);
+    assert_eq!(
+        aws_sdk_bedrockruntime::error::ProvideErrorMetadata::message(&e),
+        Some("The provided model identifier is invalid.")
+    );
 
     let (e, status) = service_error(
         invoke(
@@ -88,7 +93,8 @@ async fn validation_not_found_and_access_denied() {
     }
     let stats = emu.stats();
     assert_eq!(stats.accepted, 0);
-    assert_eq!(stats.errors["ValidationException"], 3);
+    // Two bad bodies, the unknown model id and the content type.
+    assert_eq!(stats.errors["ValidationException"], 4);
     emu.shutdown().await;
 }
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use bedrock_emulator::{Config, cosine, embed, spawn};
+use bedrock_emulator::{Config, cosine, embed, embed_as, spawn};
 use common::{client, floats, invoke};
 use serde_json::json;
 
@@ -86,7 +86,10 @@ async fn cohere_v3_both_shapes_and_multilingual() {
     assert_eq!(out["response_type"], "embeddings_floats");
     let list = out["embeddings"].as_array().unwrap();
     assert_eq!(list.len(), 2);
-    assert_eq!(floats(&list[1]), embed("second text", 1024, true));
+    assert_eq!(
+        floats(&list[1]),
+        embed_as("second text", 1024, true, Some("search_document"))
+    );
     assert!(out["id"].as_str().unwrap().len() > 8);
 
     let out = invoke(
@@ -99,7 +102,7 @@ async fn cohere_v3_both_shapes_and_multilingual() {
     assert_eq!(out["response_type"], "embeddings_by_type");
     assert_eq!(
         floats(&out["embeddings"]["float"][0]),
-        embed("bonjour le monde", 1024, true)
+        embed_as("bonjour le monde", 1024, true, Some("search_query"))
     );
     assert_eq!(out["embeddings"]["int8"][0].as_array().unwrap().len(), 1024);
     assert_eq!(
@@ -141,7 +144,7 @@ async fn cohere_v4_by_type_via_profiles_and_arns() {
         assert_eq!(out["response_type"], "embeddings_by_type", "{model}");
         assert_eq!(
             floats(&out["embeddings"]["float"][0]),
-            embed("vector search", 512, true),
+            embed_as("vector search", 512, true, Some("search_query")),
             "{model}"
         );
     }
@@ -194,7 +197,7 @@ async fn nova_2_text() {
     assert_eq!(e["embeddingType"], "TEXT");
     assert_eq!(
         floats(&e["embedding"]),
-        embed("nova embeds text", 1024, true)
+        embed_as("nova embeds text", 1024, true, Some("GENERIC_INDEX"))
     );
     emu.shutdown().await;
 }

@@ -139,8 +139,10 @@ def test_typed_service_errors(emulator):
     with pytest.raises(client.exceptions.ValidationException) as e:
         invoke(client, TITAN_V2, {"inputText": "x", "dimensions": 100})
     assert "#/dimensions" in str(e.value)
-    with pytest.raises(client.exceptions.ResourceNotFoundException):
+    # Bedrock answers an unknown model id with 400 ValidationException, not 404.
+    with pytest.raises(client.exceptions.ValidationException) as e:
         invoke(client, "cohere.embed-v4", {})
+    assert "The provided model identifier is invalid." in str(e.value)
     emulator.set_faults(models={TITAN_V2: {"always": "ThrottlingException"}})
     with pytest.raises(client.exceptions.ThrottlingException):
         invoke(client, TITAN_V2, {"inputText": "x"})

@@ -4,8 +4,8 @@ use super::json::{self, Object};
 use super::{ModelOutput, floats};
 use crate::error::ApiError;
 use crate::vectors::{
-    cohere_binary, cohere_int8, cohere_ubinary, cohere_uint8, embed, l2_normalize, token_count,
-    truncate_to_tokens,
+    cohere_binary, cohere_int8, cohere_ubinary, cohere_uint8, embed_as, l2_normalize,
+    round_to_bedrock_precision, token_count, truncate_to_tokens,
 };
 use serde_json::{Map, Value, json};
 
@@ -121,7 +121,7 @@ pub(super) fn v3(obj: &Object, request_id: &str) -> Result<ModelOutput, ApiError
                 json::check_len(&format!("#/texts/{i}"), t, 0, V3_MAX_CHARS)?;
                 let (kept, n) = limit(t, V3_MAX_TOKENS, truncate == "NONE", truncate == "END")?;
                 tokens = tokens.saturating_add(n);
-                vectors.push(embed(&kept, V3_DIMS, true));
+                vectors.push(embed_as(&kept, V3_DIMS, true, Some(input_type)));
                 shown_texts.push(Value::from(kept));
             }
         }
@@ -272,7 +272,7 @@ pub(super) fn v4(obj: &Object, request_id: &str) -> Result<ModelOutput, ApiError
         for t in texts {
             let (kept, n) = limit(t, max_tokens, none, keep_start)?;
             tokens = tokens.saturating_add(n);
-            vectors.push(embed(&kept, dims, true));
+            vectors.push(embed_as(&kept, dims, true, Some(input_type)));
             shown_texts.push(Value::from(kept));
         }
     }
@@ -296,13 +296,13 @@ pub(super) fn v4(obj: &Object, request_id: &str) -> Result<ModelOutput, ApiError
             if !text.is_empty() {
                 let (kept, n) = limit(&text, max_tokens, none, keep_start)?;
                 tokens = tokens.saturating_add(n);
-                parts.push(embed(&kept, dims, true));
+                parts.push(embed_as(&kept, dims, true, Some(input_type)));
             }
             for img in &imgs {
                 parts.push(super::image_vector(img, dims));
                 tokens = tokens.saturating_add(1);
             }
-            let mut v = if parts.len() == 1 {
+            let v = if parts.len() == 1 {
                 parts.pop().unwrap_or_default()
             } else {
                 let mut v = vec![0f32; dims];
@@ -311,9 +311,10 @@ pub(super) fn v4(obj: &Object, request_id: &str) -> Result<ModelOutput, ApiError
                         *a += b;
                     }
                 }
+                l2_normalize(&mut v);
+                round_to_bedrock_precision(&mut v);
                 v
             };
-            l2_normalize(&mut v);
             vectors.push(v);
         }
     }
@@ -435,10 +436,15 @@ mod tests {
             256
         );
         assert_eq!(out.body["embeddings"]["int8"].as_array().unwrap().len(), 2);
-        let expected = embed("hello", 256, true);
+        let expected = crate::vectors::embed_as("hello", 256, true, Some("search_query"));
         assert_eq!(
             out.body["embeddings"]["float"][0][3].as_f64().unwrap() as f32,
             expected[3]
+        );
+        let as_document = v4(&o(json!({"texts": ["hello"], "input_type": "search_document", "output_dimension": 256})), "r").unwrap();
+        assert_ne!(
+            as_document.body["embeddings"]["float"][0], out.body["embeddings"]["float"][0],
+            "input_type changes the vector"
         );
         let out = v4(&o(json!({"inputs": [{"content": [{"type": "text", "text": "hi"}]}], "input_type": "classification"})), "r").unwrap();
         assert_eq!(out.items, 1);

@@ -60,9 +60,14 @@ pub(crate) fn decode_base64(path: &str, s: &str) -> Result<Vec<u8>, ApiError> {
     Ok(bytes)
 }
 
-/// Floats as JSON numbers.
+/// Floats as JSON numbers, each printed as the shortest decimal that reads back as that f32
+/// (`-0.015563965`), as Bedrock prints them.
 pub(crate) fn floats(v: &[f32]) -> Value {
-    Value::Array(v.iter().map(|x| Value::from(f64::from(*x))).collect())
+    Value::Array(
+        v.iter()
+            .map(|x| Value::from(crate::vectors::shortest_f32(*x)))
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use super::json::{self, Object};
 use super::{ModelOutput, floats};
 use crate::error::ApiError;
-use crate::vectors::{embed, token_count, truncate_to_tokens};
+use crate::vectors::{embed_as, token_count, truncate_to_tokens};
 use serde_json::{Map, Value, json};
 
 const MAX_TOKENS: u32 = 8192;
@@ -26,8 +26,11 @@ pub(super) fn v2(obj: &Object) -> Result<ModelOutput, ApiError> {
         "#",
         &["schemaVersion", "taskType", "singleEmbeddingParams"],
     )?;
-    let schema = json::req_str(obj, "#", "schemaVersion")?;
-    json::check_enum("#/schemaVersion", schema, &["nova-multimodal-embed-v1"])?;
+    // Optional; the AWS request-schema page gives `nova-multimodal-embed-v1` as the default
+    // (the Vercel AI SDK and langchain_aws leave it out).
+    if let Some(schema) = json::opt_str(obj, "#", "schemaVersion")? {
+        json::check_enum("#/schemaVersion", schema, &["nova-multimodal-embed-v1"])?;
+    }
     let task = json::req_str(obj, "#", "taskType")?;
     json::check_enum(
         "#/taskType",
@@ -103,7 +106,10 @@ pub(super) fn v2(obj: &Object) -> Result<ModelOutput, ApiError> {
             };
             tokens = token_count(&kept);
             entry.insert("embeddingType".into(), json!("TEXT"));
-            entry.insert("embedding".into(), floats(&embed(&kept, dims, true)));
+            entry.insert(
+                "embedding".into(),
+                floats(&embed_as(&kept, dims, true, Some(purpose))),
+            );
             if cut {
                 entry.insert("truncatedCharLength".into(), json!(kept.chars().count()));
             }
@@ -186,6 +192,21 @@ mod tests {
                 < 45_000
         );
         assert!(out.input_tokens <= MAX_TOKENS);
+    }
+
+    #[test]
+    fn schema_version_is_optional_and_purpose_matters() {
+        let mut b = body(json!({"truncationMode": "END", "value": "hello nova"}));
+        let with = v2(&b).unwrap();
+        b.remove("schemaVersion");
+        assert_eq!(v2(&b).unwrap(), with);
+        b["singleEmbeddingParams"]["embeddingPurpose"] = json!("GENERIC_RETRIEVAL");
+        let retrieval = v2(&b).unwrap();
+        assert_ne!(
+            retrieval.body["embeddings"][0]["embedding"],
+            with.body["embeddings"][0]["embedding"]
+        );
+        assert_eq!(v2(&b).unwrap(), retrieval);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::json::{self, Object};
 use super::{ModelOutput, floats};
 use crate::error::ApiError;
-use crate::vectors::{embed, l2_normalize, titan_binary, token_count};
+use crate::vectors::{embed, l2_normalize, round_to_bedrock_precision, titan_binary, token_count};
 use serde_json::{Value, json};
 
 const TEXT_MAX_TOKENS: u32 = 8192;
@@ -100,13 +100,19 @@ pub(super) fn image_v1(obj: &Object) -> Result<ModelOutput, ApiError> {
             "#: at least one of the keys [inputText, inputImage] must be provided",
         ));
     }
-    let mut v = vec![0f32; dims];
-    for p in &parts {
-        for (a, b) in v.iter_mut().zip(p) {
-            *a += b / parts.len() as f32;
+    let v = if let [only] = parts.as_slice() {
+        only.clone()
+    } else {
+        let mut v = vec![0f32; dims];
+        for p in &parts {
+            for (a, b) in v.iter_mut().zip(p) {
+                *a += b / parts.len() as f32;
+            }
         }
-    }
-    l2_normalize(&mut v);
+        l2_normalize(&mut v);
+        round_to_bedrock_precision(&mut v);
+        v
+    };
     Ok(ModelOutput {
         body: json!({ "embedding": floats(&v), "inputTextTokenCount": tokens, "message": null }),
         input_tokens: tokens,

@@ -137,7 +137,8 @@ async fn cohere_200_texts_make_3_calls_and_keep_their_order() {
     for (i, text) in inputs.iter().enumerate() {
         assert_eq!(
             out.vectors[i],
-            bedrock_emulator::embed(text, 1024, true),
+            // The Cohere codec's default input_type.
+            bedrock_emulator::embed_as(text, 1024, true, Some("search_document")),
             "vector {i} is the one for its text"
         );
     }
