@@ -1,8 +1,10 @@
-//! The request path: codec `encode` → InvokeModel calls fanned out under the model's limiter,
-//! retried over it → codec `decode` → vectors in input order, with token usage.
+//! The request path: cache lookup per text → codec `encode` of the misses → InvokeModel calls
+//! fanned out under the model's limiter, retried over it → codec `decode` → cache store →
+//! vectors in input order, with the token usage Bedrock billed.
 //!
 //! One failed call fails the whole request (the other calls are cancelled): never a partial
-//! answer.
+//! answer. With the cache on, only the texts it misses go to the codec (which re-batches them),
+//! each distinct text once; `prompt_tokens` counts only those calls.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use futures::future::try_join_all;
 
 use crate::aws::{FailureKind, InvokeFailure, classify};
+use crate::cache::{CacheKey, EmbeddingCache, KeyScope};
 use crate::codec::{CodecError, Registry, RequestOptions, RouteError};
 use crate::models::Model;
 
@@ -29,6 +32,40 @@ const TOKEN_COUNT_HEADER: &str = "x-amzn-bedrock-input-token-count";
 pub struct Embedder {
     models: BTreeMap<String, Arc<Model>>,
     codecs: Arc<ArcSwap<Registry>>,
+    cache: Option<Arc<EmbeddingCache>>,
+}
+
+/// How one request is served.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmbedOptions {
+    /// The request's `dimensions` override (OpenAI's `dimensions`).
+    pub dimensions: Option<u32>,
+    /// Give up with [`EmbedError::RateLimited`] rather than wait longer than this for the
+    /// limiter, over the whole request (HTTP: the model's `limiter_max_wait`). `None`: wait.
+    pub max_wait: Option<Duration>,
+    /// `Cache-Control: no-cache`: skip the lookup (the vectors are still stored).
+    pub skip_cache_lookup: bool,
+}
+
+/// What the cache did for a request (`x-cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Every text was cached: no Bedrock call.
+    Hit,
+    /// Some were.
+    Partial,
+    /// None were (or the lookup was skipped).
+    Miss,
+}
+
+impl CacheOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Partial => "partial",
+            Self::Miss => "miss",
+        }
+    }
 }
 
 /// A request's vectors, in input order, and what it cost.
@@ -40,6 +77,8 @@ pub struct Embedded {
     pub invocations: usize,
     /// Attempts made, retries included.
     pub attempts: u32,
+    /// `None` when the cache is off.
+    pub cache: Option<CacheOutcome>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +99,17 @@ pub enum EmbedError {
         message: String,
         attempts: u32,
     },
+    /// The limiter would make the request wait longer than `limiter_max_wait`.
+    #[error(
+        "model {model:?} is at its request rate or concurrency limit: the request would wait longer than limiter_max_wait ({}); try again in {} s",
+        humantime::format_duration(*max_wait),
+        retry_after.as_secs_f64().ceil().max(1.0)
+    )]
+    RateLimited {
+        model: String,
+        max_wait: Duration,
+        retry_after: Duration,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -70,7 +120,21 @@ impl Embedder {
             .into_iter()
             .map(|m| (m.name.clone(), Arc::new(m)))
             .collect();
-        Self { models, codecs }
+        Self {
+            models,
+            codecs,
+            cache: None,
+        }
+    }
+
+    /// Serves vectors from `cache` (and stores them there).
+    pub fn with_cache(mut self, cache: Option<Arc<EmbeddingCache>>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    pub fn cache(&self) -> Option<&Arc<EmbeddingCache>> {
+        self.cache.as_ref()
     }
 
     pub fn models(&self) -> impl Iterator<Item = &Arc<Model>> {
@@ -90,14 +154,30 @@ impl Embedder {
         &self.codecs
     }
 
-    /// Embeds `inputs` with model `name`. `dimensions` is the request's override (OpenAI's
-    /// `dimensions`); the codec decides whether the model accepts it.
+    /// Embeds `inputs` with model `name`, waiting for the limiter as long as it takes (the CLI
+    /// and bulk job). `dimensions` is the request's override (OpenAI's `dimensions`); the codec
+    /// decides whether the model accepts it.
     pub async fn embed(
         &self,
         name: &str,
         inputs: Vec<String>,
         dimensions: Option<u32>,
     ) -> Result<Embedded, EmbedError> {
+        let options = EmbedOptions {
+            dimensions,
+            ..EmbedOptions::default()
+        };
+        self.embed_with(name, inputs, options).await
+    }
+
+    /// Embeds `inputs` with model `name` as `options` say.
+    pub async fn embed_with(
+        &self,
+        name: &str,
+        inputs: Vec<String>,
+        options: EmbedOptions,
+    ) -> Result<Embedded, EmbedError> {
+        let deadline = options.max_wait.map(|w| (Instant::now() + w, w));
         let model = self.model(name)?.clone();
         // The codec is fixed for the whole request: a hot-swap lands on the next one.
         let route = self
@@ -110,15 +190,82 @@ impl Embedder {
             })?;
         let codec = route.codec;
         let base = Arc::<str>::from(route.base_model_id);
-        let options = RequestOptions { dimensions };
+        let request_options = RequestOptions {
+            dimensions: options.dimensions,
+        };
 
+        // The cache: which texts are known, and the distinct others to send.
+        let cached = match &self.cache {
+            Some(cache) => {
+                let scope = KeyScope {
+                    model_id: &model.model_id,
+                    codec_name: codec.name(),
+                    codec_version: &codec.info().version,
+                    params: &model.params,
+                    dimensions: options.dimensions,
+                    embedding_type: None,
+                };
+                let hasher = scope.hasher();
+                let keys: Vec<CacheKey> = inputs.iter().map(|t| hasher.key(t)).collect();
+                let found = if options.skip_cache_lookup {
+                    vec![None; keys.len()]
+                } else {
+                    cache.get_many(&keys).await
+                };
+                Some((cache, keys, found))
+            }
+            None => None,
+        };
+        let count = inputs.len();
+        let (to_send, slot_of, send_keys) = match &cached {
+            None => (inputs, Vec::new(), Vec::new()),
+            Some((_, keys, found)) => {
+                let mut to_send = Vec::new();
+                let mut send_keys: Vec<CacheKey> = Vec::new();
+                let mut slot_of = vec![usize::MAX; count];
+                let mut seen = std::collections::HashMap::new();
+                for (i, text) in inputs.into_iter().enumerate() {
+                    if found[i].is_some() {
+                        continue;
+                    }
+                    slot_of[i] = *seen.entry(keys[i]).or_insert_with(|| {
+                        to_send.push(text);
+                        send_keys.push(keys[i]);
+                        to_send.len() - 1
+                    });
+                }
+                (to_send, slot_of, send_keys)
+            }
+        };
+        let outcome = cached.as_ref().map(|(_, _, found)| {
+            let hits = found.iter().filter(|v| v.is_some()).count();
+            match hits {
+                h if h == count => CacheOutcome::Hit,
+                0 => CacheOutcome::Miss,
+                _ => CacheOutcome::Partial,
+            }
+        });
+        if to_send.is_empty()
+            && count > 0
+            && let Some((_, _, found)) = cached
+        {
+            return Ok(Embedded {
+                vectors: found.into_iter().map(|v| v.unwrap_or_default()).collect(),
+                prompt_tokens: 0,
+                invocations: 0,
+                attempts: 0,
+                cache: outcome,
+            });
+        }
+
+        let sent = to_send.len();
         let invocations = {
-            let size: usize = inputs.iter().map(String::len).sum();
+            let size: usize = to_send.iter().map(String::len).sum();
             let (codec, base, params) = (codec.clone(), base.clone(), model.params.clone());
             let model_name = model.name.clone();
             run_codec(codec.is_builtin(), size, move || {
                 timed(&model_name, "encode", || {
-                    codec.encode(&base, &params, options, &inputs)
+                    codec.encode(&base, &params, request_options, &to_send)
                 })
             })
             .await??
@@ -128,13 +275,13 @@ impl Embedder {
         let calls = invocations.into_iter().map(|invocation| {
             let (model, codec, base) = (model.clone(), codec.clone(), base.clone());
             async move {
-                let reply = model.invoke(invocation.body).await?;
+                let reply = model.invoke(invocation.body, deadline).await?;
                 let count = invocation.input_count;
                 let params = model.params.clone();
                 let model_name = model.name.clone();
                 let embeddings = run_codec(codec.is_builtin(), reply.body.len(), move || {
                     timed(&model_name, "decode", || {
-                        codec.decode(&base, &params, options, &reply.body, count)
+                        codec.decode(&base, &params, request_options, &reply.body, count)
                     })
                 })
                 .await??;
@@ -151,16 +298,39 @@ impl Embedder {
         let results = try_join_all(calls).await?;
 
         let mut out = Embedded {
-            vectors: Vec::new(),
+            vectors: Vec::with_capacity(count),
             prompt_tokens: 0,
             invocations: invocation_count,
             attempts: 0,
+            cache: outcome,
         };
         for (vectors, tokens, attempts) in results {
             out.vectors.extend(vectors);
             out.prompt_tokens += tokens;
             out.attempts += attempts;
         }
+        let Some((cache, _, found)) = cached else {
+            return Ok(out);
+        };
+        if out.vectors.len() != sent {
+            return Err(EmbedError::Internal(format!(
+                "model {:?} returned {} vectors for {sent} inputs",
+                model.name,
+                out.vectors.len()
+            )));
+        }
+        let items: Vec<(CacheKey, &[f32])> = send_keys
+            .iter()
+            .zip(&out.vectors)
+            .map(|(k, v)| (*k, v.as_slice()))
+            .collect();
+        cache.put_many(&items).await;
+        let fresh = std::mem::take(&mut out.vectors);
+        out.vectors = found
+            .into_iter()
+            .zip(slot_of)
+            .map(|(hit, slot)| hit.unwrap_or_else(|| fresh[slot].clone()))
+            .collect();
         Ok(out)
     }
 }
@@ -175,13 +345,31 @@ struct Reply {
 impl Model {
     /// Calls InvokeModel until it succeeds, fails for good, or the retry budget is spent. Every
     /// attempt waits for the limiter first, so the rate limit counts retries as AWS does.
-    async fn invoke(&self, body: Vec<u8>) -> Result<Reply, EmbedError> {
+    ///
+    /// With `deadline` (the request's limiter budget: when it ends, and how long it was), an
+    /// attempt that would wait for the limiter past it fails with [`EmbedError::RateLimited`].
+    async fn invoke(
+        &self,
+        body: Vec<u8>,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<Reply, EmbedError> {
         let started = Instant::now();
         let labels = [("model", self.name.clone())];
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            let permit = self.limiter.acquire().await;
+            let max_wait = deadline.map(|(at, _)| at.saturating_duration_since(Instant::now()));
+            let permit = match self.limiter.acquire(max_wait).await {
+                Ok(permit) => permit,
+                Err(shed) => {
+                    metrics::counter!("bedrock_embed_limiter_shed_total", &labels).increment(1);
+                    return Err(EmbedError::RateLimited {
+                        model: self.name.clone(),
+                        max_wait: deadline.map_or(Duration::ZERO, |(_, w)| w),
+                        retry_after: shed.retry_after,
+                    });
+                }
+            };
             metrics::histogram!("bedrock_embed_limiter_wait_seconds", &labels)
                 .record(permit.waited().as_secs_f64());
             metrics::counter!("bedrock_embed_invoke_attempts_total", &labels).increment(1);
@@ -244,6 +432,7 @@ impl EmbedError {
             Self::Bedrock { failure, .. } if failure.kind == FailureKind::Throttled => {
                 Some(Duration::from_secs(1))
             }
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

@@ -6,11 +6,13 @@
 
 pub mod aws;
 pub mod bulk;
+pub mod cache;
 pub mod codec;
 pub mod commands;
 pub mod embedder;
 pub mod limiter;
 pub mod models;
+pub mod redis_link;
 pub mod secrets;
 pub mod server;
 pub mod spicepod;

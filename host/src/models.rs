@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::aws::{self, AwsOptions, ModelAws, RetryBudget};
 use crate::codec::{Param, Registry};
 use crate::limiter::Limiter;
+use crate::redis_link::RedisLink;
 use crate::secrets::Secret;
 use crate::spicepod::{AwsParams, EmbeddingModel, Spicepod, unknown_param_warnings};
 
@@ -38,6 +39,8 @@ pub struct BuildOptions {
     pub check_credentials: bool,
     /// `--offline`: point every model at the local emulator, with its credentials.
     pub offline: Option<OfflineTarget>,
+    /// `runtime.redis`: limiters share their budgets through it.
+    pub redis: Option<RedisLink>,
 }
 
 /// Where `--offline` sends every model: the emulator's endpoint and the keys it accepts.
@@ -157,13 +160,22 @@ async fn build_one(
 
     match aws {
         Some(aws) if problems.is_empty() => Ok(Model {
+            // Keyed by region and model id as sent: every replica calling the same model in
+            // the same region shares one budget, as the AWS quota is.
+            limiter: match &options.redis {
+                Some(redis) => Limiter::shared(
+                    entry.limits,
+                    redis.clone(),
+                    &format!("{}/{}", aws.region, entry.model_id),
+                ),
+                None => Limiter::new(entry.limits),
+            },
             name: entry.name.clone(),
             model_id: entry.model_id.clone(),
             codec_model_id: entry.codec_model_id().to_string(),
             codec_pin: entry.codec.clone(),
             params,
             aws,
-            limiter: Limiter::new(entry.limits),
             retry: options.retry,
             codec_at_load: codec_name,
         }),

@@ -12,5 +12,6 @@ mod emulator_fidelity;
 mod hostile_codecs;
 mod hot_swap;
 mod sandbox;
+mod scale_out;
 mod server_http;
 mod third_party_codecs;

@@ -4,3 +4,5 @@ pub mod bin;
 pub mod codec_dir;
 pub mod codecs;
 pub mod hosted;
+pub mod redis_server;
+pub mod replica;

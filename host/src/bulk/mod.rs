@@ -178,11 +178,11 @@ impl Outcome {
 /// The whole `embed --input` command: load the models, run the job, report, exit status.
 pub async fn command(setup_args: SetupArgs, job: Job) -> ExitCode {
     let result = async {
-        let setup = setup::load(&setup_args).await?;
+        let mut setup = setup::load(&setup_args).await?;
         for warning in &setup.warnings {
             tracing::warn!("{warning}");
         }
-        let embedder = Embedder::new(setup.models, setup.catalog.registry());
+        let embedder = setup.embedder();
         run(
             &embedder,
             &job,

@@ -25,7 +25,7 @@ pub async fn run(args: SetupArgs, out: &mut (impl Write + Send)) -> anyhow::Resu
         let limits = model.limiter.limits();
         writeln!(
             out,
-            "ok: {} → bedrock:{} via codec {} in {} ({}), credentials from {}, {} in flight, {}/min",
+            "ok: {} → bedrock:{} via codec {} in {} ({}), credentials from {}, {} in flight, {}/min, limiter_max_wait {}{}",
             model.name,
             model.model_id,
             model.codec_at_load,
@@ -34,6 +34,12 @@ pub async fn run(args: SetupArgs, out: &mut (impl Write + Send)) -> anyhow::Resu
             model.aws.credentials_source,
             limits.max_concurrent_invocations,
             limits.requests_per_min_limit,
+            humantime::format_duration(limits.max_wait),
+            if model.limiter.is_shared() {
+                " (shared through runtime.redis)"
+            } else {
+                ""
+            },
         )?;
     }
     if failed {

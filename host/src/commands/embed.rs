@@ -5,7 +5,6 @@ use std::io::Write;
 use serde_json::json;
 
 use super::setup::{self, SetupArgs};
-use crate::embedder::Embedder;
 
 pub async fn run(
     args: SetupArgs,
@@ -14,11 +13,11 @@ pub async fn run(
     dimensions: Option<u32>,
     out: &mut (impl Write + Send),
 ) -> anyhow::Result<()> {
-    let setup = setup::load(&args).await?;
+    let mut setup = setup::load(&args).await?;
     for warning in &setup.warnings {
         tracing::warn!("{warning}");
     }
-    let embedder = Embedder::new(setup.models, setup.catalog.registry());
+    let embedder = setup.embedder();
     let embedded = embedder.embed(model, texts, dimensions).await?;
     let data: Vec<_> = embedded
         .vectors

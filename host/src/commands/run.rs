@@ -8,14 +8,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::setup::{self, SetupArgs};
-use crate::embedder::Embedder;
 use crate::server::{self, AppState};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 pub async fn run(args: SetupArgs, http: SocketAddr) -> anyhow::Result<()> {
-    let setup = setup::load(&args).await?;
+    let mut setup = setup::load(&args).await?;
     for warning in &setup.warnings {
         tracing::warn!("{warning}");
     }
@@ -37,6 +36,8 @@ pub async fn run(args: SetupArgs, http: SocketAddr) -> anyhow::Result<()> {
             credentials = %model.aws.credentials_source,
             max_concurrent_invocations = limits.max_concurrent_invocations,
             requests_per_min_limit = limits.requests_per_min_limit,
+            limiter_max_wait = %humantime::format_duration(limits.max_wait),
+            shared_limiter = model.limiter.is_shared(),
             "model loaded"
         );
     }
@@ -58,7 +59,10 @@ pub async fn run(args: SetupArgs, http: SocketAddr) -> anyhow::Result<()> {
         },
         None => None,
     };
-    let embedder = Arc::new(Embedder::new(setup.models, setup.catalog.registry()));
+    if let Some(cache) = &setup.cache {
+        tracing::info!(shared = cache.is_shared(), "embeddings cache on");
+    }
+    let embedder = Arc::new(setup.embedder());
     let api_keys = setup
         .spicepod
         .runtime

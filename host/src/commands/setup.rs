@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use crate::cache::EmbeddingCache;
 use crate::codec::{Catalog, ModelUse, Sandbox, SandboxLimits, cache};
+use crate::embedder::Embedder;
 use crate::models::{self, BuildOptions, Model, OfflineTarget};
+use crate::redis_link::RedisLink;
 use crate::spicepod::Spicepod;
 
 /// What to load.
@@ -29,6 +32,16 @@ pub struct Setup {
     pub catalog: Arc<Catalog>,
     pub models: Vec<Model>,
     pub warnings: Vec<String>,
+    /// `runtime.caching.embeddings` (shared through `runtime.redis` when set).
+    pub cache: Option<Arc<EmbeddingCache>>,
+}
+
+impl Setup {
+    /// The embedder over the models, the live codec table and the cache.
+    pub fn embedder(&mut self) -> Embedder {
+        Embedder::new(std::mem::take(&mut self.models), self.catalog.registry())
+            .with_cache(self.cache.clone())
+    }
 }
 
 pub async fn load(args: &SetupArgs) -> anyhow::Result<Setup> {
@@ -44,9 +57,18 @@ pub async fn load(args: &SetupArgs) -> anyhow::Result<Setup> {
     let catalog = Arc::new(catalog);
     let registry = catalog.registry().load_full();
 
+    let redis = match &spicepod.runtime.redis {
+        Some(config) => Some(RedisLink::connect(config).await?),
+        None => None,
+    };
+    let cache = spicepod
+        .runtime
+        .embeddings_cache
+        .map(|config| Arc::new(EmbeddingCache::new(config, redis.clone())));
     let options = BuildOptions {
         check_credentials: args.check_credentials,
         offline: args.offline.clone(),
+        redis,
         ..BuildOptions::default()
     };
     let (models, model_warnings) = models::build(&spicepod, &registry, &options).await?;
@@ -57,6 +79,7 @@ pub async fn load(args: &SetupArgs) -> anyhow::Result<Setup> {
         catalog,
         models,
         warnings,
+        cache,
     })
 }
 

@@ -7,7 +7,7 @@
 //! | 401 | missing or wrong API key |
 //! | 404 | unknown model (the message lists the served ones), unknown route |
 //! | 413 | body over the limit, too many inputs |
-//! | 429 | still throttled after the retries (`Retry-After`), service quota exceeded |
+//! | 429 | still throttled after the retries (`Retry-After`), service quota exceeded, the limiter would wait past `limiter_max_wait` (`rate_limit_exceeded`, `Retry-After`) |
 //! | 502 | Bedrock auth / permission / not-found / model errors, unreadable responses, codec BadResponse |
 //! | 503 | not ready, no codec for the model, ModelNotReadyException (`Retry-After`) |
 //! | 504 | ModelTimeoutException, or attempts that timed out until the retries ran out |
@@ -194,6 +194,12 @@ impl ApiError {
                 };
                 Self::new(status, kind, code, message)
             }
+            EmbedError::RateLimited { .. } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                RATE_LIMIT,
+                "rate_limit_exceeded",
+                message,
+            ),
             EmbedError::Internal(_) => Self::internal(message),
         };
         if out.retry_after.is_none() {

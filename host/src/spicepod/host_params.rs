@@ -190,6 +190,13 @@ impl Cx<'_> {
                         )),
                     }
                 }
+                "limiter_max_wait" => match params::parse_max_wait(&value) {
+                    Ok(d) => limits.max_wait = d,
+                    Err(why) => self.err(problem(
+                        ProblemKind::InvalidLimit,
+                        format!("{shown} {why}: write a duration from 0s to 1h, such as 30s or 500ms"),
+                    )),
+                },
                 _ => {}
             }
         }

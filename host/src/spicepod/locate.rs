@@ -106,6 +106,29 @@ impl Locator {
             .map(|(_, i)| self.lines[*i].number)
     }
 
+    /// Line of a nested mapping key under a top-level key, e.g. `["runtime", "caching",
+    /// "embeddings", "max_size"]`; the deepest key found when a deeper one is not written.
+    pub(crate) fn nested(&self, path: &[&str]) -> Option<usize> {
+        let (first, rest) = path.split_first()?;
+        let mut at = self.top.iter().find(|(k, _)| k == first)?.1;
+        'keys: for key in rest {
+            let col = self.lines[at].key_col;
+            let mut child_col = None;
+            for (i, l) in self.lines.iter().enumerate().skip(at + 1) {
+                if l.key_col <= col {
+                    break;
+                }
+                let c = *child_col.get_or_insert(l.key_col);
+                if l.key_col == c && l.key.as_deref() == Some(key) {
+                    at = i;
+                    continue 'keys;
+                }
+            }
+            break;
+        }
+        Some(self.lines[at].number)
+    }
+
     /// How many block-style entries were found (callers compare with the parsed count).
     pub(crate) fn entry_count(&self) -> usize {
         self.entries.len()

@@ -17,6 +17,7 @@ mod host_params;
 mod locate;
 mod params;
 mod runtime;
+mod scale_out;
 #[cfg(test)]
 mod tests;
 
@@ -26,9 +27,11 @@ use serde_yaml::Value;
 
 pub use self::error::{EntryRef, Problem, ProblemKind, SpicepodError};
 pub use self::params::{
-    CREDENTIAL_PARAMS, HOST_PARAMS, MAX_CONCURRENT_RANGE, REQUESTS_PER_MIN_RANGE, did_you_mean,
+    CREDENTIAL_PARAMS, HOST_PARAMS, MAX_CONCURRENT_RANGE, MAX_WAIT_RANGE, REQUESTS_PER_MIN_RANGE,
+    did_you_mean,
 };
 pub use self::runtime::{ApiKeyAuth, RuntimeConfig};
+pub use self::scale_out::{EmbeddingsCacheConfig, RedisConfig, parse_duration, parse_size};
 
 use self::error::q;
 use self::locate::Locator;
@@ -60,13 +63,23 @@ pub struct CodecChoice {
 pub struct LimitParams {
     pub max_concurrent_invocations: u32,
     pub requests_per_min_limit: u32,
+    /// `limiter_max_wait`: how long an HTTP request may wait for the limiter before it answers
+    /// 429 (the bulk `embed` job always waits).
+    pub max_wait: std::time::Duration,
 }
+
+/// `limiter_max_wait` default: under the 60 s idle timeout of AWS load balancers (and the
+/// 60 s most proxies use), so a queued client gets a 429 with `Retry-After` it can act on
+/// instead of a 504 from the proxy; and long enough that a burst of 750 attempts at the
+/// default 1,500/min (30 s of quota) still queues rather than fails.
+pub const DEFAULT_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Default for LimitParams {
     fn default() -> Self {
         Self {
             max_concurrent_invocations: 40,
             requests_per_min_limit: 1500,
+            max_wait: DEFAULT_MAX_WAIT,
         }
     }
 }

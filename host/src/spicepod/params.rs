@@ -10,6 +10,7 @@ pub const HOST_PARAMS: &[&str] = &[
     "aws_endpoint_url",
     "max_concurrent_invocations",
     "requests_per_min_limit",
+    "limiter_max_wait",
     "codec",
     "base_model",
 ];
@@ -23,6 +24,26 @@ pub const CREDENTIAL_PARAMS: &[&str] = &[
 
 pub const MAX_CONCURRENT_RANGE: (u32, u32) = (1, 10_000);
 pub const REQUESTS_PER_MIN_RANGE: (u32, u32) = (1, 1_000_000);
+/// `limiter_max_wait` range: 0 s (answer 429 whenever the limiter would make a request wait)
+/// to an hour.
+pub const MAX_WAIT_RANGE: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::ZERO,
+    std::time::Duration::from_secs(3600),
+);
+
+/// `Ok(d)` when `value` is a duration (`30s`, `500ms`, `0s`) within [`MAX_WAIT_RANGE`].
+pub fn parse_max_wait(value: &str) -> Result<std::time::Duration, String> {
+    let v = value.trim();
+    let d = if v == "0" {
+        std::time::Duration::ZERO
+    } else {
+        humantime::parse_duration(v).map_err(|e| format!("is not a duration ({e})"))?
+    };
+    if d > MAX_WAIT_RANGE.1 {
+        return Err("is longer than an hour".into());
+    }
+    Ok(d)
+}
 
 /// The closest candidate to `word` when it is close enough to be a likely typo
 /// (case, `-` vs `_` and a few edits).

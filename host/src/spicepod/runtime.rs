@@ -1,5 +1,7 @@
-//! The top-level `runtime:` section. Only `auth.api-key` is read (Spice's shape; `api_key` is
-//! accepted too); every other runtime setting Spice knows is ignored.
+//! The top-level `runtime:` section: a dispatcher to one module per concern. Read here:
+//! `auth.api-key` (Spice's shape; `api_key` is accepted too), and through
+//! [`super::scale_out`] `caching.embeddings` and `redis`. Every other runtime setting Spice
+//! knows is ignored.
 //!
 //! ```yaml
 //! runtime:
@@ -11,10 +13,11 @@
 //!         - ${ env:OTHER_KEY }:ro   # Spice's :ro / :rw suffix is accepted and dropped
 //! ```
 
-use serde_yaml::Value;
+use serde_yaml::{Mapping, Value};
 
 use super::Cx;
 use super::error::{Problem, ProblemKind};
+use super::scale_out::{EmbeddingsCacheConfig, RedisConfig};
 use crate::secrets::{self, RefError, Secret};
 
 /// What the server needs from `runtime:`.
@@ -22,6 +25,10 @@ use crate::secrets::{self, RefError, Secret};
 pub struct RuntimeConfig {
     /// API keys the HTTP API requires (`None`: open).
     pub auth: Option<ApiKeyAuth>,
+    /// `caching.embeddings` (`None`: no cache).
+    pub embeddings_cache: Option<EmbeddingsCacheConfig>,
+    /// `redis` (`None`: limiter and cache are this process's own).
+    pub redis: Option<RedisConfig>,
 }
 
 /// `runtime.auth.api-key` with `enabled` true: one of `keys` is required on every request.
@@ -34,26 +41,38 @@ const API_KEY_KEYS: &[&str] = &["enabled", "keys"];
 
 impl Cx<'_> {
     pub(super) fn runtime(&mut self, v: Option<&Value>) -> RuntimeConfig {
+        let runtime = match v {
+            None | Some(Value::Null) => return RuntimeConfig::default(),
+            Some(Value::Mapping(m)) => m,
+            Some(_) => {
+                let p = Problem::new(ProblemKind::BadRuntime, "must be a mapping (e.g. `auth:`)")
+                    .at(self.loc.top_key("runtime"))
+                    .key("runtime");
+                self.err(p);
+                return RuntimeConfig::default();
+            }
+        };
+        RuntimeConfig {
+            auth: self.api_key_auth(runtime),
+            embeddings_cache: self.embeddings_cache(runtime),
+            redis: self.redis(runtime),
+        }
+    }
+
+    /// `runtime.auth.api-key`.
+    fn api_key_auth(&mut self, runtime: &Mapping) -> Option<ApiKeyAuth> {
         let line = self.loc.top_key("runtime");
         let bad = |key: &str, msg: &str| {
             Problem::new(ProblemKind::BadRuntime, msg.to_string())
                 .at(line)
                 .key(key.to_string())
         };
-        let runtime = match v {
-            None | Some(Value::Null) => return RuntimeConfig::default(),
-            Some(Value::Mapping(m)) => m,
-            Some(_) => {
-                self.err(bad("runtime", "must be a mapping (e.g. `auth:`)"));
-                return RuntimeConfig::default();
-            }
-        };
         let auth = match runtime.get("auth") {
-            None | Some(Value::Null) => return RuntimeConfig::default(),
+            None | Some(Value::Null) => return None,
             Some(Value::Mapping(m)) => m,
             Some(_) => {
                 self.err(bad("runtime.auth", "must be a mapping with `api-key:`"));
-                return RuntimeConfig::default();
+                return None;
             }
         };
         for key in auth.keys() {
@@ -72,7 +91,7 @@ impl Cx<'_> {
         let (name, api_key) = match (auth.get("api-key"), auth.get("api_key")) {
             (Some(v), _) => ("runtime.auth.api-key", v),
             (None, Some(v)) => ("runtime.auth.api_key", v),
-            (None, None) => return RuntimeConfig::default(),
+            (None, None) => return None,
         };
         let api_key = match api_key {
             Value::Mapping(m) => m,
@@ -81,7 +100,7 @@ impl Cx<'_> {
                     name,
                     "must be a mapping with `keys:` (a list of keys, e.g. `- ${ secrets:API_KEY }`)",
                 ));
-                return RuntimeConfig::default();
+                return None;
             }
         };
         for key in api_key.keys() {
@@ -95,10 +114,10 @@ impl Cx<'_> {
         }
         match api_key.get("enabled") {
             None | Some(Value::Bool(true)) => {}
-            Some(Value::Bool(false)) => return RuntimeConfig::default(),
+            Some(Value::Bool(false)) => return None,
             Some(_) => {
                 self.err(bad(&format!("{name}.enabled"), "must be true or false"));
-                return RuntimeConfig::default();
+                return None;
             }
         }
         let items = match api_key.get("keys") {
@@ -108,14 +127,14 @@ impl Cx<'_> {
                     &format!("{name}.keys"),
                     "no keys: list at least one (`- ${ secrets:API_KEY }`), or set `enabled: false`",
                 ));
-                return RuntimeConfig::default();
+                return None;
             }
             Some(_) => {
                 self.err(bad(
                     &format!("{name}.keys"),
                     "must be a list of keys (`- ${ secrets:API_KEY }`)",
                 ));
-                return RuntimeConfig::default();
+                return None;
             }
         };
         let before = self.problems.len();
@@ -176,11 +195,9 @@ impl Cx<'_> {
             keys.push(Secret::new(value, origin));
         }
         if self.problems.len() > before || keys.is_empty() {
-            return RuntimeConfig::default();
+            return None;
         }
-        RuntimeConfig {
-            auth: Some(ApiKeyAuth { keys }),
-        }
+        Some(ApiKeyAuth { keys })
     }
 }
 

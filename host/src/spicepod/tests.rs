@@ -86,7 +86,8 @@ fn the_docs_examples_load() {
         t.limits,
         LimitParams {
             max_concurrent_invocations: 8,
-            requests_per_min_limit: 600
+            requests_per_min_limit: 600,
+            max_wait: super::DEFAULT_MAX_WAIT,
         }
     );
     assert_eq!(t.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));

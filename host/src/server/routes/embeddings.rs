@@ -5,11 +5,11 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::codec::CodecError;
-use crate::embedder::EmbedError;
+use crate::embedder::{EmbedError, EmbedOptions};
 use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::server::metrics;
@@ -17,10 +17,11 @@ use crate::server::openai::{EmbeddingsRequest, EmbeddingsResponse, EncodingForma
 
 pub async fn create(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut model_label = metrics::NO_MODEL;
-    let result = embed(&state, body, &mut model_label).await;
+    let result = embed(&state, &headers, body, &mut model_label).await;
     match result {
         Ok(response) => response,
         Err(err) => {
@@ -50,6 +51,7 @@ pub async fn create(
 /// `model_label` is set to the model's name once the request names a served model.
 async fn embed<'s>(
     state: &'s AppState,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     model_label: &mut &'s str,
 ) -> Result<Response, ApiError> {
@@ -86,9 +88,14 @@ async fn embed<'s>(
     let count = request.input.len();
     metrics::request_started(&model.name, count);
     let started = Instant::now();
+    let options = EmbedOptions {
+        dimensions: request.dimensions,
+        max_wait: Some(model.limiter.limits().max_wait),
+        skip_cache_lookup: no_cache(headers),
+    };
     let result = state
         .embedder
-        .embed(&model.name, request.input, request.dimensions)
+        .embed_with(&model.name, request.input, options)
         .await;
     let ok = result.is_ok();
     let tokens = result.as_ref().map(|e| e.prompt_tokens).unwrap_or(0);
@@ -109,12 +116,28 @@ async fn embed<'s>(
             embedded.vectors.len()
         )));
     }
-    Ok(json_response(
+    let mut response = json_response(
         &model.name,
         embedded.vectors,
         embedded.prompt_tokens,
         request.encoding_format,
-    ))
+    );
+    if let Some(outcome) = embedded.cache {
+        response
+            .headers_mut()
+            .insert("x-cache", HeaderValue::from_static(outcome.as_str()));
+    }
+    Ok(response)
+}
+
+/// `Cache-Control: no-cache` (any of the header's directives): skip the cache lookup.
+fn no_cache(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
 }
 
 /// Serializes straight into one buffer sized for the vectors.
