@@ -10,6 +10,7 @@ mod credentials;
 mod embedding_path;
 mod hostile_codecs;
 mod hot_swap;
+mod model_ids;
 mod sandbox;
 mod server_http;
 mod third_party_codecs;
