@@ -22,6 +22,7 @@ echo "== Rust workspace"
 # The end-to-end tests run the real binaries as child processes: build them first, and tell the
 # tests where the host is (otherwise each test process runs `cargo build` for it).
 cargo build --workspace --bins
+# The Python tests run both binaries too: the same paths, so another CARGO_TARGET_DIR is honoured.
 export BEDROCK_EMBED_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/bedrock-embed"
 export BEDROCK_EMULATOR_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/bedrock-emulator"
 if cargo nextest --version >/dev/null 2>&1; then
@@ -34,6 +35,11 @@ fi
 echo "== Python clients (openai, boto3, langchain-openai, langchain-aws, llama-index)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 .venv/bin/python -m pytest tests/python -q -p no:cacheprovider
+
+echo "== Node signer (@smithy/signature-v4, the AWS SDK for JavaScript's) against the emulator"
+command -v node >/dev/null || { echo "error: node is not installed (apt-get install nodejs npm)" >&2; exit 1; }
+npm ci --prefix tests/sigv4-node --no-audit --no-fund --loglevel=error
+(cd tests/sigv4-node && node --test)
 
 echo "== Node clients (Vercel AI SDK: @ai-sdk/amazon-bedrock, @ai-sdk/openai)"
 # Pinned in tests/node/package-lock.json; node_modules stays local to tests/node (git-ignored).

@@ -171,9 +171,9 @@ pub async fn precision(plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let max_10s = max_in_window(&t, Duration::from_secs(10));
     let allowed_1s = (PER_MIN / 60) as usize;
     let allowed_10s = (PER_MIN / 6) as usize;
-    let never_above = per_sec_max <= allowed_1s + limiter_burst()
-        && max_1s <= allowed_1s + limiter_burst()
-        && max_10s <= allowed_10s + limiter_burst()
+    let never_above = per_sec_max <= allowed_1s + WINDOW_SLACK
+        && max_1s <= allowed_1s + WINDOW_SLACK
+        && max_10s <= allowed_10s + WINDOW_SLACK
         && stats.max_in_flight <= u64::from(SLOTS)
         && stats.rejected == 0;
     rows.push(Row::new(
@@ -186,11 +186,10 @@ pub async fn precision(plan: &Plan) -> anyhow::Result<Vec<Row>> {
         format!(
             "**{:.1}%** of the allowed rate ({achieved_per_min:.1}/min over {span_s:.1} s, {} calls, {done} requests); \
              max per second (emulator's buckets) {per_sec_max}, max in any 1 s window {max_1s}, \
-             in any 10 s window {max_10s} (allowed {allowed_1s} / {allowed_10s}, + the GCRA's burst of {}); \
+             in any 10 s window {max_10s} (allowed {allowed_1s} / {allowed_10s}, + {WINDOW_SLACK}); \
              max in flight {} of {SLOTS}",
             share * 100.0,
             t.len(),
-            limiter_burst(),
             stats.max_in_flight,
         ),
         "never above; ≥ 97% of the allowed rate",
@@ -228,9 +227,12 @@ pub async fn precision(plan: &Plan) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
-fn limiter_burst() -> usize {
-    bedrock_embed::limiter::BURST as usize
-}
+/// How many calls over the quota's share a window may hold and still count as "never above":
+/// one. A window may open just after one call and close just before another, and a limiter
+/// that makes up a late timer wake-up lets one call out early; two over would be a burst. The
+/// bench's own tolerance, not the limiter's setting: a limiter configured with a larger burst
+/// must show here as missing the target.
+const WINDOW_SLACK: usize = 1;
 
 /// The most calls in one of the emulator's per-second buckets, the first and last (partial)
 /// seconds excluded.
@@ -245,6 +247,10 @@ fn max_full_second(stats: &StatsSnapshot) -> usize {
         .max()
         .unwrap_or(0)
 }
+
+/// "Close to the bound" for the scale rows: the request takes at most 10% longer than the
+/// limiter's spacing alone requires (the time to embed and return the vectors included).
+const SCALE_SLACK: f64 = 1.10;
 
 pub struct ScalePlan {
     pub texts: usize,
@@ -291,7 +297,13 @@ pub async fn scale(plan: &ScalePlan) -> anyhow::Result<Vec<Row>> {
         // after the first.
         let bound = interval * (calls as u32 - 1);
         let ratio = took.as_secs_f64() / bound.as_secs_f64().max(1e-9);
-        let ok = embedded.vectors.len() == texts.len() && stats.attempted as usize == calls;
+        // Not faster than the rate allows (one interval of early catch-up at most), and close
+        // to it: within SCALE_SLACK of the bound.
+        let floor = bound.saturating_sub(interval);
+        let ok = embedded.vectors.len() == texts.len()
+            && stats.attempted as usize == calls
+            && took >= floor
+            && ratio <= SCALE_SLACK;
         rows.push(Row::new(
             "4",
             format!(
@@ -308,8 +320,8 @@ pub async fn scale(plan: &ScalePlan) -> anyhow::Result<Vec<Row>> {
                 fmt_duration(bound),
                 stats.max_in_flight,
             ),
-            format!("calls = {calls}; time close to the bound"),
-            if ok { Verdict::Info } else { Verdict::Missed },
+            format!("calls = {calls}; time ≤ {SCALE_SLACK:.2}× the bound"),
+            Verdict::of(ok),
         ));
         drop(embedder);
         emu.shutdown().await;

@@ -188,16 +188,16 @@ fn hot_swap(setup: &Setup) -> anyhow::Result<Row> {
         std::fs::write(&tmp, &bytes)?;
         let landed = Instant::now();
         std::fs::rename(&tmp, &file)?;
-        let needle = file
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
+        let name = format!("/bench-titan-{i}.wasm");
+        let sha256 = {
+            use sha2::Digest as _;
+            hex::encode(sha2::Sha256::digest(&bytes))
+        };
         let seen = runtime.block_on(async {
             while landed.elapsed() < Duration::from_secs(10) {
                 if let Ok(r) = client.get(&codecs_url).send().await
-                    && let Ok(text) = r.text().await
-                    && text.contains(&needle)
+                    && let Ok(list) = r.json::<serde_json::Value>().await
+                    && serving(&list, &name, &sha256)
                 {
                     return Some(landed.elapsed());
                 }
@@ -227,4 +227,18 @@ fn hot_swap(setup: &Setup) -> anyhow::Result<Row> {
         "Hot-swap latency (file renamed into ./codecs → GET /v1/codecs shows it; includes the watcher's debounce)",
         figures.join("; "),
     ))
+}
+
+/// Whether `GET /v1/codecs` (`list`) shows the file whose path ends in `name` loaded with these
+/// bytes and serving prefixes. A file that failed to load is listed too (with `last_error`): being named
+/// is not being swapped in.
+fn serving(list: &serde_json::Value, name: &str, sha256: &str) -> bool {
+    list["data"].as_array().is_some_and(|rows| {
+        rows.iter().any(|row| {
+            row["source"].as_str().is_some_and(|s| s.ends_with(name))
+                && row["sha256"] == sha256
+                && row["last_error"].is_null()
+                && row["serves"].as_array().is_some_and(|p| !p.is_empty())
+        })
+    })
 }

@@ -74,7 +74,7 @@ impl ErrorCode {
         }
     }
 
-    /// HTTP status per the Bedrock Runtime model (see BEDROCK-WIRE.md).
+    /// HTTP status per the Bedrock Runtime model (see docs/BEDROCK-WIRE.md).
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::ValidationException | ErrorCode::ServiceQuotaExceededException => {

@@ -91,7 +91,7 @@ async fn error_format_matches_bedrock() {
         &[("accept", "application/json")],
     )
     .await;
-    assert_eq!(r.status(), 400);
+    assert_validation(r, "Malformed input request: invalid JSON: ").await;
     let r = signed_post(
         &emu,
         "amazon.titan-embed-text-v2%3A0",
@@ -101,7 +101,11 @@ async fn error_format_matches_bedrock() {
         &[("accept", "text/plain")],
     )
     .await;
-    assert_eq!(r.status(), 400);
+    assert_validation(
+        r,
+        "The provided Accept Type is invalid or not supported for this model",
+    )
+    .await;
 
     let r = reqwest::Client::new()
         .post(format!(
@@ -208,4 +212,16 @@ async fn tampering_and_clock_skew_are_rejected() {
     .await;
     assert_eq!(r.status(), 200);
     emu.shutdown().await;
+}
+
+/// A 400 ValidationException (header and body) whose message starts with `message`.
+async fn assert_validation(r: reqwest::Response, message: &str) {
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.headers()["x-amzn-errortype"],
+        "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/"
+    );
+    let v: serde_json::Value = r.json().await.unwrap();
+    let got = v["message"].as_str().unwrap_or_default();
+    assert!(got.starts_with(message), "{v}");
 }

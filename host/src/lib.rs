@@ -11,6 +11,7 @@ pub mod codec;
 pub mod commands;
 pub mod embedder;
 pub mod limiter;
+pub mod model_id;
 pub mod models;
 pub mod redis_link;
 pub mod secrets;

@@ -95,11 +95,11 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
     let result = match cli.command {
-        Command::Run { load, http } => match setup_args(&load, true).await {
+        Command::Run { load, http } => match setup_args(&load).await {
             Ok((args, _emulator)) => commands::run::run(args, http).await,
             Err(err) => Err(err),
         },
-        Command::Check { load } => match setup_args(&load, true).await {
+        Command::Check { load } => match setup_args(&load).await {
             Ok((args, _emulator)) => commands::check::run(args, &mut std::io::stdout()).await,
             Err(err) => Err(err),
         },
@@ -109,7 +109,7 @@ async fn main() -> ExitCode {
             load,
             texts,
             file,
-        } => match setup_args(&load, true).await {
+        } => match setup_args(&load).await {
             Ok((args, _emulator)) => {
                 match bedrock_embed::bulk::Job::new(&model, dimensions, file) {
                     Some(job) => return bedrock_embed::bulk::command(args, job).await,
@@ -149,7 +149,6 @@ async fn main() -> ExitCode {
 /// alive by the caller for as long as the models are used).
 async fn setup_args(
     load: &Load,
-    check_credentials: bool,
 ) -> anyhow::Result<(SetupArgs, Option<bedrock_emulator::Emulator>)> {
     let (emulator, offline) = if load.offline {
         let (emulator, target) = setup::start_offline_emulator().await?;
@@ -161,7 +160,6 @@ async fn setup_args(
         spicepod: load.spicepod.clone(),
         codecs_dir: commands::codecs_dir(load.codecs.as_deref()),
         offline,
-        check_credentials,
     };
     Ok((args, emulator))
 }

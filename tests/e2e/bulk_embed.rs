@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bedrock_embed::aws::RetryBudget;
@@ -13,49 +12,9 @@ use bedrock_embed::bulk::{self, Fields, Job, Outcome};
 use bedrock_embed_tests::hosted::{build, emulator_secrets, entry, spicepod_text};
 use serde_json::{Value, json};
 
-/// The `bedrock-embed` binary, built once per test process. Cargo builds a package's binaries
-/// only for that package's own tests, so this crate builds them (`cargo build --workspace
-/// --bins`, as tests/run.sh does, so that features and so artifacts are shared; same target dir
-/// and profile as this test binary; cargo does not hold its lock while tests run).
-/// `BEDROCK_EMBED_BIN` names an already built binary instead.
-fn bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("BEDROCK_EMBED_BIN") {
-            return PathBuf::from(bin);
-        }
-        let exe = std::env::current_exe().expect("test binary path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>/deps/<test>");
-        let target_dir = profile_dir.parent().expect("target/<profile>");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev".to_string(),
-            Some(other) => other.to_string(),
-        };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--workspace",
-                "--bins",
-                "--profile",
-                &profile,
-            ])
-            .arg("--manifest-path")
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(target_dir)
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build --workspace --bins failed");
-        let bin = profile_dir.join(format!("bedrock-embed{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
-    })
+/// The `bedrock-embed` binary (`BEDROCK_EMBED_BIN`, else built once per test process).
+fn bin() -> std::path::PathBuf {
+    bedrock_embed_tests::bin::host_binary()
 }
 
 /// A spicepod for `--offline`: Cohere v3 slowed to 10 calls/s (96 texts each), Titan v2 as is.

@@ -60,10 +60,7 @@ fn entry(name: &str, model_id: &str, emulator: &Emulator, extra: &str) -> String
 }
 
 fn spicepod(entries: &[String]) -> String {
-    format!(
-        "version: v1\nkind: Spicepod\nname: credentials\nembeddings:\n{}",
-        entries.concat()
-    )
+    bedrock_embed_tests::hosted::spicepod(&entries.concat())
 }
 
 /// The result of one child run.

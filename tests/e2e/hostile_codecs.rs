@@ -274,7 +274,8 @@ async fn over_http_a_trapping_codec_fails_its_request_and_the_others_are_served(
     let served = Served::start(Arc::new(embedder)).await;
     for _ in 0..3 {
         let (status, body) = served.embed("bad", json!("x")).await;
-        assert!(status >= 500, "{status} {body}");
+        assert_eq!(status, 500, "{body}");
+        assert_eq!(body["error"]["code"], "codec_trap", "{body}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert_has(message, &["test-misbehave", "unreachable"]);
         let (status, body) = served.embed("titan", json!("still served")).await;

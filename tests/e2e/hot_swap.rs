@@ -407,13 +407,13 @@ async fn a_restart_loads_codecs_from_the_compiled_codec_cache() {
     let first = Instant::now();
     let catalog = load_catalog(sandbox(Some(cache.path())), dir.path()).await;
     let first = first.elapsed();
-    let entries: Vec<_> = walk(cache.path());
+    let entries = cache_entries(cache.path());
     // The built-ins and the file: one <sha256>.cwasm each, in one engine directory.
     assert_eq!(entries.len(), 3, "{entries:?}");
     assert!(
         entries
             .iter()
-            .all(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .all(|(p, _)| p.extension().is_some_and(|e| e == "cwasm"))
     );
     drop(catalog);
 
@@ -421,8 +421,28 @@ async fn a_restart_loads_codecs_from_the_compiled_codec_cache() {
     let catalog = load_catalog(sandbox(Some(cache.path())), dir.path()).await;
     let second = second.elapsed();
     assert!(catalog.failures().is_empty());
-    assert_eq!(walk(cache.path()).len(), 3, "nothing new compiled");
+    // A compile stores its result under a new temporary file renamed over the entry (a new
+    // inode): the same inodes mean every codec was loaded from the cache, none compiled.
+    assert_eq!(
+        cache_entries(cache.path()),
+        entries,
+        "nothing compiled again"
+    );
     println!("catalog load (2 built-ins + 1 file): compiled {first:?}, from the cache {second:?}");
+}
+
+/// The files of the cache with their inode, sorted by path.
+fn cache_entries(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut entries: Vec<_> = walk(dir)
+        .into_iter()
+        .map(|p| {
+            let ino = std::fs::metadata(&p).unwrap().ino();
+            (p, ino)
+        })
+        .collect();
+    entries.sort();
+    entries
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

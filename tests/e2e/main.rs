@@ -11,6 +11,7 @@ mod embedding_path;
 mod emulator_fidelity;
 mod hostile_codecs;
 mod hot_swap;
+mod model_ids;
 mod sandbox;
 mod scale_out;
 mod server_http;

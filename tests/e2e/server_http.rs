@@ -230,7 +230,14 @@ async fn embeddings_float_and_base64_agree_with_usage_and_order() {
         );
     }
     let prompt = float["usage"]["prompt_tokens"].as_u64().unwrap();
-    assert!(prompt > 0, "{}", float["usage"]);
+    // Titan embeds one text per call: the sum of what the emulator counted for each.
+    let counted: u32 = inputs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| bedrock_emulator::token_count(t.as_str().unwrap()))
+        .sum();
+    assert_eq!(prompt, u64::from(counted), "{}", float["usage"]);
     assert_eq!(float["usage"]["total_tokens"].as_u64(), Some(prompt));
 
     let (status, _, b64) = h
@@ -614,25 +621,40 @@ async fn models_ready_and_metrics() {
     assert_eq!(h.get("/v1/ready").await.0, 503);
     h.state.set_ready(true);
 
+    // The recorder is process-wide: count what this request added, not what is there.
+    const SERIES: [(&str, f64); 6] = [
+        (r#"bedrock_embed_requests_total{model="titan"}"#, 1.0),
+        (r#"bedrock_embed_inputs_total{model="titan"}"#, 2.0),
+        (
+            r#"bedrock_embed_request_duration_seconds_count{model="titan",outcome="ok"}"#,
+            1.0,
+        ),
+        (
+            r#"bedrock_embed_http_requests_total{route="/v1/embeddings",status="200"}"#,
+            1.0,
+        ),
+        // Titan embeds one text per call: two invocations, one attempt each.
+        (r#"bedrock_embed_invoke_attempts_total{model="titan"}"#, 2.0),
+        (
+            r#"bedrock_embed_limiter_wait_seconds_count{model="titan"}"#,
+            2.0,
+        ),
+    ];
+    let (s, before) = h.get("/metrics").await;
+    assert_eq!(s, 200);
     assert_eq!(
         h.post(json!({"model": "titan", "input": ["a", "b"]}))
             .await
             .0,
         200
     );
-    let (s, metrics) = h.get("/metrics").await;
+    let (s, after) = h.get("/metrics").await;
     assert_eq!(s, 200);
-    for needle in [
-        r#"bedrock_embed_requests_total{model="titan"}"#,
-        r#"bedrock_embed_inputs_total{model="titan"}"#,
-        r#"bedrock_embed_request_duration_seconds_bucket{model="titan",outcome="ok",le="#,
-        r#"bedrock_embed_http_requests_total{route="/v1/embeddings",status="200"}"#,
-        r#"bedrock_embed_invoke_attempts_total{model="titan"}"#,
-        r#"bedrock_embed_limiter_wait_seconds_bucket{model="titan",le="#,
-    ] {
-        assert!(
-            metrics.contains(needle),
-            "{needle} missing from:\n{metrics}"
+    for (series, added) in SERIES {
+        assert_eq!(
+            sample(&after, series) - sample(&before, series),
+            added,
+            "{series}:\n{after}"
         );
     }
     h.shutdown().await;
@@ -658,12 +680,18 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
             .map(|r| r.status().as_u16())
     });
     // Let the request reach the emulator, then stop the server.
-    for _ in 0..100 {
-        if h.emulator.stats().attempted > 0 {
+    let mut reached = false;
+    for _ in 0..1000 {
+        if h.emulator.stats().in_flight > 0 {
+            reached = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    assert!(
+        reached,
+        "the request never reached the emulator within 10 s"
+    );
     let base = h.base.clone();
     h.shutdown().await;
     assert_eq!(
@@ -673,4 +701,12 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     );
     // New connections are refused once serve returned.
     assert!(reqwest::get(format!("{base}/health")).await.is_err());
+}
+
+/// The value of one series (`name{labels}` exactly as rendered) in a Prometheus text page; 0
+/// when the page does not have it yet.
+fn sample(page: &str, series: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().expect("a number"))
 }

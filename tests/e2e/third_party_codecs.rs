@@ -104,8 +104,12 @@ async fn nova_and_python_codecs_serve_real_requests_through_the_host() {
     assert_eq!(status, 200, "{body}");
     let v = vectors(&body);
     assert_eq!((v.len(), v[0].len()), (2, 256));
-    assert!(
-        body["usage"]["prompt_tokens"].as_u64().unwrap() > 0,
+    assert_eq!(
+        body["usage"]["prompt_tokens"].as_u64(),
+        Some(u64::from(
+            bedrock_emulator::token_count("a red bicycle")
+                + bedrock_emulator::token_count("a blue car")
+        )),
         "{body}"
     );
 
@@ -119,11 +123,23 @@ async fn nova_and_python_codecs_serve_real_requests_through_the_host() {
     let calls = emulator.stats().model(COHERE_V4).map_or(0, |m| m.accepted) - before;
     assert_eq!(calls, 2, "the Python codec batches 96 texts per call");
 
-    // The same model through the built-in codec gives the same vectors: the Python codec
-    // speaks the same wire format.
+    // The same model through the built-in codec: the same request bodies on the wire (the
+    // emulator's vectors do not depend on input_type or truncate, so equal vectors alone would
+    // not show that) and the same vectors back.
+    let seen = emulator.requests().len();
     let (status, body) = served.embed("cohere-v4-builtin", json!(texts)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(vectors(&body), python_vectors);
+    let requests = emulator.requests();
+    let bodies: Vec<_> = requests.iter().map(|r| &r.body).collect();
+    let (python_bodies, builtin_bodies) = (&bodies[seen - 2..seen], &bodies[seen..]);
+    assert_eq!(builtin_bodies.len(), 2);
+    assert_eq!(python_bodies, builtin_bodies);
+    assert!(
+        python_bodies[0]["input_type"].is_string(),
+        "{}",
+        python_bodies[0]
+    );
 
     // A request option reaches the Python codec, which refuses what the model does not take.
     let response = served

@@ -39,6 +39,31 @@ def host_bin() -> str:
     return os.environ.get("BEDROCK_EMBED_BIN", str(REPO_ROOT / "target" / "debug" / "bedrock-embed"))
 
 
+def require_binary(path: str) -> None:
+    """Fails the test when ``path`` is not built. In CI (``CI`` set) this is always a failure, so a
+    run whose binaries are elsewhere (another ``CARGO_TARGET_DIR``) cannot pass by skipping;
+    by hand it is a skip that names the binary and the command, repeated in the summary."""
+    if os.path.isfile(path):
+        return
+    why = (
+        f"{path} is not built: run `cargo build --workspace --bins`, or set BEDROCK_EMBED_BIN / "
+        "BEDROCK_EMULATOR_BIN to the built binaries (tests/run.sh sets both)"
+    )
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"CI: {why}", pytrace=False)
+    MISSING_BINARIES.add(why)
+    pytest.skip(why)
+
+
+# Why tests were skipped for a missing binary, printed again at the end of a run by hand.
+MISSING_BINARIES: set[str] = set()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for why in sorted(MISSING_BINARIES):
+        terminalreporter.write_line(f"SKIPPED (not run, not passed): {why}", red=True, bold=True)
+
+
 @dataclass
 class RunningBinary:
     """A started process and the URL it announced."""
@@ -78,8 +103,7 @@ def start_listening_binary(
     pattern: re.Pattern[str] = LISTENING_RE,
 ) -> RunningBinary:
     """Starts ``argv`` and waits (bounded) for a stdout line matching ``pattern``."""
-    if not os.path.exists(argv[0]):
-        pytest.skip(f"{argv[0]} not built (run cargo build first)")
+    require_binary(argv[0])
     err = tempfile.NamedTemporaryFile(prefix="pytest-bin-", suffix=".stderr", delete=False)
     proc = subprocess.Popen(
         argv,

@@ -196,3 +196,58 @@ def test_bedrock_api_key(emulator):
     assert call(emulator.api_key) == 200
     assert call("not-the-key") == 403
     assert emulator.requests()[0]["auth"] == "bearer"
+
+
+def test_tampered_signed_header_is_rejected(emulator):
+    """botocore signs Accept; changing it after signing must break the signature."""
+    client = emulator.boto3_client()
+    signed: list[str] = []
+
+    def tamper(request, **_):
+        auth = request.headers["Authorization"]
+        signed.append(auth.decode() if isinstance(auth, bytes) else auth)
+        del request.headers["Accept"]
+        request.headers["Accept"] = "*/*"
+
+    client.meta.events.register("before-send.bedrock-runtime.InvokeModel", tamper)
+    with pytest.raises(ClientError) as e:
+        invoke(client, TITAN_V2, {"inputText": "x"})
+    assert "accept" in signed[0].split("SignedHeaders=")[1].split(",")[0].split(";")
+    assert error_code(e.value) == "InvalidSignatureException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "signature we calculated does not match" in e.value.response["Error"]["Message"]
+
+
+@pytest.fixture(scope="module")
+def us_east_1_emulator():
+    """An emulator that requires the credential scope's region to be us-east-1."""
+    from conftest import EmulatorHandle, emulator_bin, start_listening_binary
+
+    running = start_listening_binary([emulator_bin(), "--listen", "127.0.0.1:0", "--region", "us-east-1"])
+    yield EmulatorHandle(running)
+    assert running.stop() == 0
+
+
+def test_signature_for_another_region_is_rejected(us_east_1_emulator):
+    ok, _ = invoke(us_east_1_emulator.boto3_client(region_name="us-east-1"), TITAN_V2, {"inputText": "x"})
+    assert len(ok["embedding"]) == 1024
+    with pytest.raises(ClientError) as e:
+        invoke(us_east_1_emulator.boto3_client(region_name="eu-west-1"), TITAN_V2, {"inputText": "x"})
+    assert error_code(e.value) == "InvalidSignatureException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "scoped to a valid region, not 'eu-west-1'" in e.value.response["Error"]["Message"]
+
+
+def test_colon_and_arn_ids_travel_encoded(emulator):
+    """The ids are sent as botocore encodes them (':' as %3A, '/' as %2F) and still verify."""
+    client = emulator.boto3_client()
+    arn = "arn:aws:bedrock:us-east-1::foundation-model/" + TITAN_V2
+    paths: list[str] = []
+    client.meta.events.register(
+        "before-send.bedrock-runtime.InvokeModel", lambda request, **_: paths.append(request.url)
+    )
+    invoke(client, TITAN_V2, {"inputText": "x"})
+    invoke(client, arn, {"inputText": "x"})
+    assert paths[0].endswith("/model/amazon.titan-embed-text-v2%3A0/invoke"), paths[0]
+    assert "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A%3Afoundation-model%2Famazon.titan" in paths[1], paths[1]
+    assert [r["status"] for r in emulator.requests()] == [200, 200]

@@ -30,7 +30,9 @@ def test_base64_default_and_float_give_the_same_vectors(client: openai.OpenAI):
         assert len(a.embedding) == 1024
         assert as_f32(a.embedding) == as_f32(b.embedding)
     assert default.model == "titan"
-    assert default.usage.prompt_tokens > 0
+    # What the emulator counts (bedrock_emulator::token_count: ceil(len / 4) per word, one per
+    # symbol): the 6 + 5 + 6 tokens of TEXTS, one Titan call each.
+    assert default.usage.prompt_tokens == 17
     assert default.usage.total_tokens == default.usage.prompt_tokens
     assert floats.usage.prompt_tokens == default.usage.prompt_tokens
 

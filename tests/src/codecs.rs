@@ -4,9 +4,7 @@
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
-use bedrock_embed::codec::{
-    self, Codec, CodecSource, Param, Registry, RequestOptions, Sandbox, SandboxLimits,
-};
+use bedrock_embed::codec::{self, Codec, CodecSource, Param, Registry, RequestOptions, Sandbox};
 
 /// Test guests built from guests/testing by the host's build.rs.
 pub const HOSTILE: &[&str] = &["test_loop_forever", "test_memory_hog", "test_panics"];
@@ -17,11 +15,7 @@ pub struct Loaded {
 }
 
 static LOADED: LazyLock<Loaded> = LazyLock::new(|| {
-    let limits = SandboxLimits {
-        call_timeout: std::time::Duration::from_millis(500),
-        ..SandboxLimits::default()
-    };
-    let sandbox = Sandbox::new(limits).expect("sandbox");
+    let sandbox = crate::codec_dir::sandbox(None);
     let mut codecs: Vec<Arc<Codec>> = codec::builtin::load_all(&sandbox)
         .expect("built-in codecs load")
         .into_iter()

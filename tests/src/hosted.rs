@@ -31,7 +31,11 @@ pub fn emulator_secrets(emulator: &Emulator) -> HashMap<String, String> {
 /// A spicepod with the given `embeddings:` entries (YAML, two-space indented list items);
 /// `{endpoint}` in the text is replaced by the emulator's URL.
 pub fn spicepod_text(emulator: &Emulator, entries: &str) -> String {
-    let entries = entries.replace("{endpoint}", &emulator.endpoint_url());
+    spicepod(&entries.replace("{endpoint}", &emulator.endpoint_url()))
+}
+
+/// A spicepod with the given `embeddings:` entries, as they are.
+pub fn spicepod(entries: &str) -> String {
     format!("version: v1\nkind: Spicepod\nname: test\nembeddings:\n{entries}")
 }
 

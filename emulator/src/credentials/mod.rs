@@ -255,21 +255,7 @@ pub(crate) fn routes(settings: &CredentialEndpoints) -> Router<Arc<AppState>> {
 
 /// RFC 3339 (`2026-01-02T03:04:05Z`), as the credential endpoints write expirations.
 pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let amz = crate::sigv4::format_amz_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
-    // 20260102T030405Z → 2026-01-02T03:04:05Z
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &amz[0..4],
-        &amz[4..6],
-        &amz[6..8],
-        &amz[9..11],
-        &amz[11..13],
-        &amz[13..15]
-    )
+    crate::sigv4::rfc3339_seconds(t)
 }
 
 fn plain(status: StatusCode, content_type: &'static str, body: String) -> Response {

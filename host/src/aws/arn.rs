@@ -1,13 +1,10 @@
 //! The IAM resources an InvokeModel call needs, for AccessDenied messages.
 
-/// Geo / global inference-profile prefixes (see BEDROCK-WIRE.md).
-const PROFILE_PREFIXES: &[&str] = &[
-    "us-gov.", "us.", "eu.", "apac.", "jp.", "au.", "sa.", "amer.", "ca.", "global.",
-];
+use crate::model_id::{self, profile_prefix};
 
 /// A plain model id: neither an ARN nor an inference-profile id.
 pub(crate) fn is_plain_model_id(model_id: &str) -> bool {
-    !model_id.starts_with("arn:") && !PROFILE_PREFIXES.iter().any(|p| model_id.starts_with(p))
+    model_id::is_plain(model_id)
 }
 
 /// The AWS partition of a region.
@@ -28,10 +25,10 @@ pub(crate) fn invoke_resources(model_id: &str, region: &str, account: Option<&st
     if model_id.starts_with("arn:") {
         return vec![model_id.to_owned()];
     }
-    if let Some(prefix) = PROFILE_PREFIXES.iter().find(|p| model_id.starts_with(**p)) {
+    if let Some(prefix) = profile_prefix(model_id) {
         let model = &model_id[prefix.len()..];
         let account = account.unwrap_or("ACCOUNT_ID");
-        let foundation = if *prefix == "global." {
+        let foundation = if prefix == "global." {
             format!("arn:{part}:bedrock:::foundation-model/{model}")
         } else {
             // The profile routes to several regions of its geography.
@@ -97,6 +94,18 @@ mod tests {
                 "arn:aws:bedrock:::foundation-model/cohere.embed-v4:0",
             ]
         );
+    }
+
+    #[test]
+    fn canada_profile_is_a_profile() {
+        assert_eq!(
+            invoke_resources("ca.cohere.embed-v4:0", "ca-central-1", Some("123456789012")),
+            [
+                "arn:aws:bedrock:ca-central-1:123456789012:inference-profile/ca.cohere.embed-v4:0",
+                "arn:aws:bedrock:*::foundation-model/cohere.embed-v4:0",
+            ]
+        );
+        assert!(!is_plain_model_id("ca.cohere.embed-v4:0"));
     }
 
     #[test]

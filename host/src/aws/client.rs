@@ -4,6 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use aws_config::profile::ProfileFileCredentialsProvider;
+#[allow(deprecated)]
+use aws_config::profile::profile_file::ProfileFiles;
 use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -12,7 +14,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_bedrockruntime::Client;
 use aws_smithy_runtime_api::client::auth::AuthSchemeId;
-use aws_types::os_shim_internal::Env;
+use aws_types::os_shim_internal::{Env, Fs};
 use aws_types::region::Region;
 use aws_types::service_config::ServiceConfigKey;
 
@@ -110,55 +112,44 @@ impl ModelAws {
     }
 }
 
-/// Where the AWS configuration is read from. Production: the process environment and the real
-/// `~/.aws` files. Tests inject a fake environment and file system (`aws-config`'s `test-util`
-/// loader hooks), so they never probe IMDS and never mutate the process environment.
+/// Where the AWS configuration is read from: the environment, the file system and, when set,
+/// the shared config/credentials files to read instead of `~/.aws/*`. [`load`] uses the real
+/// ones; the aws/ unit tests pass a fake environment and file system through this same code
+/// path, so they never probe IMDS nor mutate the process environment. (`ConfigLoader::env`/`fs`
+/// need aws-config's `test-util` feature, enabled for the product for exactly this.)
 #[derive(Clone, Debug)]
 pub(crate) struct Sources {
     pub(crate) env: Env,
-    #[cfg(test)]
-    pub(crate) fs: Option<aws_types::os_shim_internal::Fs>,
-    #[cfg(test)]
+    pub(crate) fs: Fs,
     #[allow(deprecated)]
-    pub(crate) profile_files: Option<aws_config::profile::profile_file::ProfileFiles>,
+    pub(crate) profile_files: Option<ProfileFiles>,
 }
 
 impl Sources {
     pub(crate) fn real() -> Self {
         Self {
             env: Env::real(),
-            #[cfg(test)]
-            fs: None,
-            #[cfg(test)]
+            fs: Fs::real(),
             profile_files: None,
         }
     }
 
     fn apply_to_loader(&self, loader: ConfigLoader) -> ConfigLoader {
-        #[cfg(test)]
-        let loader = {
-            let mut loader = loader.env(self.env.clone());
-            if let Some(fs) = &self.fs {
-                loader = loader.fs(fs.clone());
-            }
-            if let Some(files) = &self.profile_files {
-                loader = loader.profile_files(files.clone());
-            }
-            loader
-        };
-        loader
+        let loader = loader.env(self.env.clone()).fs(self.fs.clone());
+        match &self.profile_files {
+            Some(files) => loader.profile_files(files.clone()),
+            None => loader,
+        }
     }
 
     fn apply_to_profile(
         &self,
         builder: aws_config::profile::credentials::Builder,
     ) -> aws_config::profile::credentials::Builder {
-        #[cfg(test)]
-        let builder = match &self.profile_files {
+        match &self.profile_files {
             Some(files) => builder.profile_files(files.clone()),
             None => builder,
-        };
-        builder
+        }
     }
 }
 

@@ -129,12 +129,24 @@ mod tests {
             ..RetryBudget::default()
         };
         assert_eq!(b.next_delay(1, Duration::from_secs(2)), None);
-        // A delay is never allowed to push the next start past the budget.
-        for _ in 0..100 {
-            if let Some(d) = b.next_delay(5, Duration::from_millis(900)) {
-                assert!(d <= Duration::from_millis(100));
-            }
-        }
+        // A delay is never allowed to push the next start past the budget: after attempt 5
+        // (a 1.6 s ceiling) with 100 ms left, the short draws are kept and the rest refused.
+        let draws: Vec<_> = (0..1000)
+            .map(|_| b.next_delay(5, Duration::from_millis(900)))
+            .collect();
+        assert!(
+            draws
+                .iter()
+                .flatten()
+                .all(|d| *d <= Duration::from_millis(100))
+        );
+        assert!(
+            draws.iter().any(Option::is_some),
+            "some draws fit in 100 ms"
+        );
+        assert!(draws.iter().any(Option::is_none), "most draws do not");
+        // A ceiling that fits the time left is always granted.
+        assert!(b.next_delay(1, Duration::from_millis(900)).is_some());
         assert_eq!(
             RetryBudget::no_retries().next_delay(1, Duration::ZERO),
             None

@@ -43,7 +43,7 @@ fn fake_env(extra: &[(&str, &str)]) -> Env {
 fn isolated(extra: &[(&str, &str)]) -> Sources {
     Sources {
         env: fake_env(extra),
-        fs: Some(Fs::from_slice(&[])),
+        fs: Fs::from_slice(&[]),
         profile_files: None,
     }
 }
@@ -226,7 +226,7 @@ async fn profile_param_supplies_keys_and_region() {
             ("AWS_ACCESS_KEY_ID", "AKIDFROMENV"),
             ("AWS_SECRET_ACCESS_KEY", "envsecret"),
         ]),
-        fs: None,
+        fs: Fs::real(),
         profile_files: Some(profile_files(dir.path())),
     };
     let params = AwsParams {

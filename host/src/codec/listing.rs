@@ -1,7 +1,10 @@
 //! What `bedrock-embed codecs` and `GET /v1/codecs` show of each codec.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
 
 use serde::Serialize;
 
@@ -108,41 +111,27 @@ pub fn listing_from_registry(registry: &Registry) -> Vec<CodecListing> {
         .collect()
 }
 
-/// `2025-11-25T14:59:03.123Z`.
+/// RFC 3339 in UTC to the millisecond, `2025-11-25T14:59:03.123Z` (aws-smithy-types formats
+/// it, dropping trailing zeros of the fraction: `…:03.25Z`, `…:03Z`).
 pub fn rfc3339(at: SystemTime) -> String {
-    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
+    let at = DateTime::from(at);
+    let millis = at.subsec_nanos() / 1_000_000 * 1_000_000;
+    DateTime::from_secs_and_nanos(at.secs(), millis)
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn rfc3339_formats_utc() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let t = UNIX_EPOCH + Duration::from_millis(1_764_082_743_250);
-        assert_eq!(rfc3339(t), "2025-11-25T14:59:03.250Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = UNIX_EPOCH + Duration::from_nanos(1_764_082_743_123_456_789);
+        assert_eq!(rfc3339(t), "2025-11-25T14:59:03.123Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
     }
 }

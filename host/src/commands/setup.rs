@@ -19,8 +19,6 @@ pub struct SetupArgs {
     pub spicepod: PathBuf,
     pub codecs_dir: Option<PathBuf>,
     pub offline: Option<OfflineTarget>,
-    /// Resolve every model's credentials now (no Bedrock call).
-    pub check_credentials: bool,
 }
 
 /// Everything loaded, ready to serve.
@@ -66,7 +64,9 @@ pub async fn load(args: &SetupArgs) -> anyhow::Result<Setup> {
         .embeddings_cache
         .map(|config| Arc::new(EmbeddingCache::new(config, redis.clone())));
     let options = BuildOptions {
-        check_credentials: args.check_credentials,
+        // Every command resolves each model's credentials now (no Bedrock call), so a broken
+        // chain fails `run` and `check` at start-up.
+        check_credentials: true,
         offline: args.offline.clone(),
         redis,
         ..BuildOptions::default()
@@ -131,10 +131,4 @@ pub async fn start_offline_emulator() -> anyhow::Result<(bedrock_emulator::Emula
         target.endpoint_url
     );
     Ok((emulator, target))
-}
-
-/// `--spicepod` default: ./spicepod.yaml.
-pub fn spicepod_path(flag: Option<&Path>) -> PathBuf {
-    flag.map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("spicepod.yaml"))
 }

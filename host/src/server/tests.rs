@@ -198,7 +198,16 @@ async fn unknown_routes_and_methods_answer_in_openai_shape() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_template() {
+    // The recorder is process-wide (other tests write it too): assert what these two requests
+    // added to each series, read before and after.
+    const SERIES: [&str; 3] = [
+        r#"bedrock_embed_http_requests_total{route="/v1/models/{model}",status="404"}"#,
+        r#"bedrock_embed_request_failures_total{model="-",status="400",code="invalid_token_id"}"#,
+        r#"bedrock_embed_http_request_duration_seconds_count{route="/v1/models/{model}"}"#,
+    ];
     let state = state();
+    let page = |body: Vec<u8>| String::from_utf8(body).unwrap();
+    let before = page(call(&state, get("/metrics")).await.2);
     call(&state, get("/v1/models/some-model")).await;
     call(&state, post_json(r#"{"model":"m","input":[[100300]]}"#)).await;
     let (status, headers, body) = call(&state, get("/metrics")).await;
@@ -209,19 +218,20 @@ async fn metrics_count_requests_by_route_template() {
             .unwrap()
             .starts_with("text/plain")
     );
-    let text = String::from_utf8(body).unwrap();
-    assert!(
-        text.contains(
-            r#"bedrock_embed_http_requests_total{route="/v1/models/{model}",status="404"}"#
-        ),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"bedrock_embed_request_failures_total{model="-",status="400",code="invalid_token_id"}"#),
-        "{text}"
-    );
-    assert!(
-        text.contains("bedrock_embed_http_request_duration_seconds_bucket{"),
-        "{text}"
-    );
+    let after = page(body);
+    for series in SERIES {
+        assert_eq!(
+            sample(&after, series) - sample(&before, series),
+            1.0,
+            "{series}:\n{after}"
+        );
+    }
+}
+
+/// The value of one series (`name{labels}` exactly as rendered) in a Prometheus text page; 0
+/// when the page does not have it yet.
+fn sample(page: &str, series: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().expect("a number"))
 }
