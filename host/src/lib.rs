@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod codec;
 pub mod commands;
 pub mod embedder;
+pub mod failure;
 pub mod limiter;
 pub mod models;
 pub mod secrets;

@@ -8,7 +8,7 @@ use crate::aws::{self, AwsOptions, ModelAws, RetryBudget};
 use crate::codec::{Param, Registry};
 use crate::limiter::Limiter;
 use crate::secrets::Secret;
-use crate::spicepod::{AwsParams, EmbeddingModel, Spicepod, unknown_param_warnings};
+use crate::spicepod::{AwsParams, EmbeddingModel, Spicepod, unknown_params};
 
 /// A served model.
 #[derive(Debug)]
@@ -71,8 +71,9 @@ pub struct ModelsError {
     pub problems: Vec<String>,
 }
 
-/// Builds every model of the spicepod, or reports every problem. Warnings (unknown params
-/// with a suggestion) are returned beside the models.
+/// Builds every model of the spicepod, or reports every problem (an unknown param is one:
+/// [`unknown_params`]). Warnings are returned beside the models (none are produced here
+/// today; the slot keeps callers unchanged).
 pub async fn build(
     spicepod: &Spicepod,
     registry: &Registry,
@@ -80,7 +81,7 @@ pub async fn build(
 ) -> Result<(Vec<Model>, Vec<String>), ModelsError> {
     let mut models = Vec::new();
     let mut problems = Vec::new();
-    let mut warnings = Vec::new();
+    let warnings = Vec::new();
     for entry in &spicepod.embeddings {
         let at = format!(
             "{}:{}: embeddings {:?}",
@@ -88,7 +89,7 @@ pub async fn build(
             entry.line,
             entry.name
         );
-        match build_one(spicepod, entry, registry, options, &mut warnings).await {
+        match build_one(entry, registry, options).await {
             Ok(model) => models.push(model),
             Err(errs) => problems.extend(errs.into_iter().map(|e| format!("{at}: {e}"))),
         }
@@ -101,11 +102,9 @@ pub async fn build(
 }
 
 async fn build_one(
-    spicepod: &Spicepod,
     entry: &EmbeddingModel,
     registry: &Registry,
     options: &BuildOptions,
-    warnings: &mut Vec<String>,
 ) -> Result<Model, Vec<String>> {
     let mut problems = Vec::new();
     let params: Arc<[Param]> = entry
@@ -129,7 +128,7 @@ async fn build_one(
                 .iter()
                 .map(|p| p.name.as_str())
                 .collect();
-            warnings.extend(unknown_param_warnings(&spicepod.path, entry, &known));
+            problems.extend(unknown_params(entry, &known));
             route.codec.name().to_string()
         }
         Err(err) => {
