@@ -550,7 +550,10 @@ async fn api_keys_401_and_open_probes() {
     })
     .await;
     let (s, _, b) = h.post(json!({"model": "titan", "input": "x"})).await;
-    openai_error(s, &b, 401, "missing_api_key");
+    // OpenAI's answer to a missing key: 401, invalid_request_error, `code: null`.
+    assert_eq!(s, 401, "{b}");
+    assert_eq!(b["error"]["type"], "invalid_request_error");
+    assert_eq!(b["error"]["code"], Value::Null);
     let url = format!("{}/v1/embeddings", h.base);
     let body = json!({"model": "titan", "input": "x"});
     let r = h
