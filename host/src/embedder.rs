@@ -20,7 +20,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use futures::future::try_join_all;
 
-use crate::aws::{FailureKind, InvokeFailure, classify};
+use crate::aws::{InvokeFailure, classify};
 use crate::cache::{CacheKey, EmbeddingCache, KeyScope};
 use crate::codec::{CodecError, Registry, RequestOptions, RouteError};
 use crate::models::Model;
@@ -399,7 +399,7 @@ impl Model {
                 Err(err) => err,
             };
             let failure = classify(&err);
-            if failure.kind == FailureKind::Throttled {
+            if failure.kind.is_throttle() {
                 metrics::counter!("bedrock_embed_throttles_total", &labels).increment(1);
             }
             if failure.retryable()
@@ -429,7 +429,7 @@ impl EmbedError {
     /// How long a client should wait before trying again, for throttling.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Bedrock { failure, .. } if failure.kind == FailureKind::Throttled => {
+            Self::Bedrock { failure, .. } if failure.kind.is_throttle() => {
                 Some(Duration::from_secs(1))
             }
             Self::RateLimited { retry_after, .. } => Some(*retry_after),

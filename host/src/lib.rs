@@ -10,6 +10,7 @@ pub mod cache;
 pub mod codec;
 pub mod commands;
 pub mod embedder;
+pub mod failure;
 pub mod limiter;
 pub mod model_id;
 pub mod models;

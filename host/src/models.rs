@@ -9,7 +9,7 @@ use crate::codec::{Param, Registry};
 use crate::limiter::Limiter;
 use crate::redis_link::RedisLink;
 use crate::secrets::Secret;
-use crate::spicepod::{AwsParams, EmbeddingModel, Spicepod, unknown_param_warnings};
+use crate::spicepod::{AwsParams, EmbeddingModel, Spicepod, unknown_params};
 
 /// A served model.
 #[derive(Debug)]
@@ -74,8 +74,9 @@ pub struct ModelsError {
     pub problems: Vec<String>,
 }
 
-/// Builds every model of the spicepod, or reports every problem. Warnings (unknown params
-/// with a suggestion) are returned beside the models.
+/// Builds every model of the spicepod, or reports every problem (an unknown param is one:
+/// [`unknown_params`]). Warnings are returned beside the models (none are produced here
+/// today; the slot keeps callers unchanged).
 pub async fn build(
     spicepod: &Spicepod,
     registry: &Registry,
@@ -83,7 +84,7 @@ pub async fn build(
 ) -> Result<(Vec<Model>, Vec<String>), ModelsError> {
     let mut models = Vec::new();
     let mut problems = Vec::new();
-    let mut warnings = Vec::new();
+    let warnings = Vec::new();
     for entry in &spicepod.embeddings {
         let at = format!(
             "{}:{}: embeddings {:?}",
@@ -91,7 +92,7 @@ pub async fn build(
             entry.line,
             entry.name
         );
-        match build_one(spicepod, entry, registry, options, &mut warnings).await {
+        match build_one(entry, registry, options).await {
             Ok(model) => models.push(model),
             Err(errs) => problems.extend(errs.into_iter().map(|e| format!("{at}: {e}"))),
         }
@@ -104,11 +105,9 @@ pub async fn build(
 }
 
 async fn build_one(
-    spicepod: &Spicepod,
     entry: &EmbeddingModel,
     registry: &Registry,
     options: &BuildOptions,
-    warnings: &mut Vec<String>,
 ) -> Result<Model, Vec<String>> {
     let mut problems = Vec::new();
     let params: Arc<[Param]> = entry
@@ -132,7 +131,7 @@ async fn build_one(
                 .iter()
                 .map(|p| p.name.as_str())
                 .collect();
-            warnings.extend(unknown_param_warnings(&spicepod.path, entry, &known));
+            problems.extend(unknown_params(entry, &known));
             route.codec.name().to_string()
         }
         Err(err) => {

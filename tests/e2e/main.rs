@@ -10,6 +10,7 @@ mod credentials;
 mod embedding_path;
 mod emulator_fidelity;
 mod hostile_codecs;
+mod hostile_network;
 mod hot_swap;
 mod model_ids;
 mod sandbox;

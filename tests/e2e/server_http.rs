@@ -69,7 +69,7 @@ struct Harness {
     base: String,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
-    served: tokio::task::JoinHandle<anyhow::Result<()>>,
+    served: tokio::task::JoinHandle<anyhow::Result<server::Drained>>,
     state: AppState,
 }
 
@@ -344,7 +344,17 @@ async fn request_errors_400_404_413() {
     let (s, _, b) = h
         .post(json!({"model": "titan", "input": vec!["x"; 9]}))
         .await;
-    openai_error(s, &b, 413, "too_many_inputs");
+    // As OpenAI answers more inputs than it allows: 400, `code: null`, its message.
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(b["error"]["type"], "invalid_request_error");
+    assert_eq!(b["error"]["code"], Value::Null);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("'$.input' is invalid."),
+        "{b}"
+    );
     assert_eq!(
         h.emulator.stats().attempted,
         0,
@@ -379,13 +389,16 @@ async fn throttled_after_retries_is_429_with_retry_after() {
     })
     .await;
     let (s, headers, b) = h.post(json!({"model": "titan", "input": "x"})).await;
-    let e = openai_error(s, &b, 429, "throttled");
+    let e = openai_error(s, &b, 429, "rate_limit_exceeded");
+    assert_eq!(e["type"], "requests", "{e}");
+    // The client hears what it can do; the operator's knobs (requests_per_min_limit) are in
+    // the log.
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("Retry-After"), "{e}");
+    assert!(!message.contains("requests_per_min_limit"), "{e}");
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap()
-            .contains("requests_per_min_limit"),
-        "{e}"
+        headers.get("x-should-retry").is_none(),
+        "a throttle is worth retrying"
     );
     let after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(after >= 1);
@@ -398,7 +411,7 @@ async fn throttled_after_retries_is_429_with_retry_after() {
     let metrics = h.get("/metrics").await.1;
     assert!(
         metrics.contains(
-            r#"bedrock_embed_request_failures_total{model="titan",status="429",code="throttled"}"#
+            r#"bedrock_embed_request_failures_total{model="titan",status="429",code="rate_limit_exceeded"}"#
         ),
         "{metrics}"
     );
@@ -417,14 +430,17 @@ async fn access_denied_is_502_naming_the_permission() {
         ..Options::default()
     })
     .await;
-    let (s, _, b) = h.post(json!({"model": "titan", "input": "x"})).await;
+    let (s, headers, b) = h.post(json!({"model": "titan", "input": "x"})).await;
     let e = openai_error(s, &b, 502, "bedrock_access_denied");
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap()
-            .contains("bedrock:InvokeModel"),
-        "{e}"
+    // Permanent: the OpenAI SDKs must not retry it. The IAM action and ARN are the operator's
+    // (in the log, under the request id the body carries).
+    assert_eq!(headers["x-should-retry"], "false");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("not allowed to invoke"), "{e}");
+    assert!(!message.contains("arn:aws"), "{e}");
+    assert_eq!(
+        e["request_id"].as_str(),
+        headers["x-request-id"].to_str().ok()
     );
     let (s, _, b) = h.post(json!({"model": "cohere", "input": "x"})).await;
     assert_eq!(s, 200, "{b}");
@@ -509,15 +525,30 @@ async fn upstream_timeouts_are_504() {
     .await;
     let (s, _, b) = h.post(json!({"model": "titan", "input": "x"})).await;
     openai_error(s, &b, 504, "upstream_timeout");
+    // ModelTimeoutException says "Try your request again": retried within the budget.
+    assert_eq!(
+        h.emulator.stats().attempted,
+        2,
+        "the retry budget allows 2 attempts"
+    );
     h.shutdown().await;
 }
 
 #[tokio::test]
 async fn codec_trap_is_500() {
     let h = Harness::start(Options::default()).await;
-    let (s, _, b) = h.post(json!({"model": "panics", "input": "x"})).await;
+    let (s, headers, b) = h.post(json!({"model": "panics", "input": "x"})).await;
     let e = openai_error(s, &b, 500, "codec_trap");
-    assert!(e["message"].as_str().unwrap().contains("test-panic"), "{e}");
+    // The codec's file and panic message are the operator's; the client is told not to retry.
+    assert!(
+        e["message"].as_str().unwrap().contains("codec failed"),
+        "{e}"
+    );
+    assert!(
+        !e["message"].as_str().unwrap().contains("test-panic"),
+        "{e}"
+    );
+    assert_eq!(headers["x-should-retry"], "false");
     // The server is fine afterwards.
     assert_eq!(h.post(json!({"model": "titan", "input": "x"})).await.0, 200);
     h.shutdown().await;
@@ -531,7 +562,10 @@ async fn api_keys_401_and_open_probes() {
     })
     .await;
     let (s, _, b) = h.post(json!({"model": "titan", "input": "x"})).await;
-    openai_error(s, &b, 401, "missing_api_key");
+    // OpenAI's answer to a missing key: 401, invalid_request_error, `code: null`.
+    assert_eq!(s, 401, "{b}");
+    assert_eq!(b["error"]["type"], "invalid_request_error");
+    assert_eq!(b["error"]["code"], Value::Null);
     let url = format!("{}/v1/embeddings", h.base);
     let body = json!({"model": "titan", "input": "x"});
     let r = h

@@ -147,7 +147,7 @@ pub struct Served {
     pub base: String,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<server::Drained>>,
 }
 
 impl Served {

@@ -98,6 +98,49 @@ impl Replica {
         self.child.id()
     }
 
+    /// `host:port` it listens on (for raw sockets).
+    pub fn addr(&self) -> &str {
+        self.base.strip_prefix("http://").unwrap_or(&self.base)
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM to this child (by its PID), as a service manager does.
+    pub fn terminate(&self) {
+        let pid = self.pid().expect("the replica is running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -TERM {pid} failed");
+    }
+
+    /// Open file descriptors of the child (from /proc).
+    pub fn open_fds(&self) -> usize {
+        let pid = self.pid().expect("the replica is running");
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Waits up to `within` for the child to exit (panics with its log if it does not): its
+    /// exit status and everything it logged.
+    pub async fn exit(mut self, within: Duration) -> (std::process::ExitStatus, String) {
+        let status = match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(status) => status.expect("waiting for bedrock-embed"),
+            Err(_) => panic!(
+                "bedrock-embed did not exit within {within:?}:\n{}",
+                self.log()
+            ),
+        };
+        // Let the stderr reader catch the last lines.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        (status, self.log())
+    }
+
     /// Kills it by PID (SIGKILL) and waits for it.
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;

@@ -15,11 +15,16 @@ use super::source::{CredentialsKind, CredentialsSource};
 /// The kind of an InvokeModel failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailureKind {
-    /// ThrottlingException, ModelNotReadyException, HTTP 429.
+    /// ThrottlingException, HTTP 429.
     Throttled,
-    /// InternalServerException, ServiceUnavailableException, 500/502/503/504, timeouts,
-    /// connection failures, unreadable responses.
+    /// ModelNotReadyException (429): Bedrock is loading the model.
+    ModelNotReady,
+    /// InternalServerException, ServiceUnavailableException, 500/502/503/504, connection
+    /// failures, unreadable responses.
     Transient,
+    /// The attempt ran out of time on this side (the SDK's attempt or operation timeout, a
+    /// connect or read timeout): no answer from Bedrock.
+    Timeout,
     /// ValidationException (400).
     Validation,
     /// ServiceQuotaExceededException (400).
@@ -40,6 +45,34 @@ pub enum FailureKind {
     Other,
 }
 
+impl FailureKind {
+    /// Whether trying again may succeed: throttling, a model still loading, transient server
+    /// and connection failures, timeouts on either side (ModelTimeoutException's message says
+    /// "Try your request again"). Never 400 (validation, quota), 401/403 (keys, access), 404 or
+    /// 424 (the model itself failed).
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            Self::Throttled
+                | Self::ModelNotReady
+                | Self::Transient
+                | Self::Timeout
+                | Self::ModelTimeout
+        )
+    }
+
+    /// Bedrock asked us to slow down (or wait for the model): counted as a throttle.
+    pub fn is_throttle(self) -> bool {
+        matches!(self, Self::Throttled | Self::ModelNotReady)
+    }
+
+    /// The failure is about what the request asked for (its inputs or options), not about this
+    /// server, its credentials or Bedrock's health: another request may well succeed.
+    pub fn is_input_fault(self) -> bool {
+        matches!(self, Self::Validation)
+    }
+}
+
 /// A classified InvokeModel failure. Holds no secret: codes, Bedrock's message, ids, status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvokeFailure {
@@ -57,10 +90,10 @@ pub struct InvokeFailure {
 }
 
 impl InvokeFailure {
-    /// Whether the host may try again (after backoff, through the limiter): throttling and
-    /// transient failures only — never 400, 403, 404, 408 or 424.
+    /// Whether the host may try again (after backoff, through the limiter, within the retry
+    /// budget): see [`FailureKind::retryable`].
     pub fn retryable(&self) -> bool {
-        matches!(self.kind, FailureKind::Throttled | FailureKind::Transient)
+        self.kind.retryable()
     }
 
     fn code_is(&self, names: &[&str]) -> bool {
@@ -106,7 +139,7 @@ impl InvokeFailure {
         let model = format!("model `{model_name}` (bedrock:{model_id})");
         let says = self.bedrock_says();
         let mut text = match self.kind {
-            FailureKind::Throttled if self.code_is(&["ModelNotReadyException"]) => format!(
+            FailureKind::ModelNotReady => format!(
                 "{model} is not ready yet in {region} ({says}); Bedrock is loading it, try again shortly"
             ),
             FailureKind::Throttled => format!(
@@ -117,6 +150,9 @@ impl InvokeFailure {
             ),
             FailureKind::Transient => format!(
                 "Bedrock did not answer {model} at {region} and the retries ran out ({says})"
+            ),
+            FailureKind::Timeout => format!(
+                "Bedrock did not answer {model} at {region} in time and the retries ran out ({says})"
             ),
             FailureKind::Validation => format!(
                 "Bedrock rejected the request for {model} ({says}). Check the model id \
@@ -170,7 +206,8 @@ impl InvokeFailure {
                 format!("{model} failed inside Bedrock ({says}{original}); not retried")
             }
             FailureKind::ModelTimeout => format!(
-                "{model} took too long to answer ({says}); send fewer or shorter inputs per request"
+                "{model} took too long to answer and the retries ran out ({says}); send fewer or \
+                 shorter inputs per request"
             ),
             FailureKind::Other => format!("InvokeModel for {model} failed ({says})"),
         };
@@ -264,18 +301,22 @@ pub fn classify(err: &SdkError<InvokeModelError, HttpResponse>) -> InvokeFailure
             failure.detail = Some(format!("unreadable response: {}", error_chain(err)));
         }
         SdkError::TimeoutError(_) => {
-            failure.kind = FailureKind::Transient;
+            failure.kind = FailureKind::Timeout;
             failure.detail = Some("the attempt timed out".to_owned());
         }
         SdkError::DispatchFailure(dispatch) => {
             if let Some(cred) = find_in_chain::<CredentialsError>(err) {
                 failure.kind = match cred {
-                    CredentialsError::ProviderTimedOut(_) => FailureKind::Transient,
+                    CredentialsError::ProviderTimedOut(_) => FailureKind::Timeout,
                     _ => FailureKind::Credentials,
                 };
                 failure.detail = Some(error_chain(cred));
             } else {
-                failure.kind = FailureKind::Transient;
+                failure.kind = if dispatch.is_timeout() {
+                    FailureKind::Timeout
+                } else {
+                    FailureKind::Transient
+                };
                 let what = if dispatch.is_timeout() {
                     "timed out"
                 } else if dispatch.is_io() {
@@ -300,10 +341,10 @@ pub const INVALID_MODEL_IDENTIFIER: &str = "The provided model identifier is inv
 /// The kind for an error code (preferred) or, for unknown codes, the HTTP status.
 pub(super) fn kind_of(code: Option<&str>, status: Option<u16>) -> FailureKind {
     match code.unwrap_or_default() {
-        "ThrottlingException"
-        | "ModelNotReadyException"
-        | "TooManyRequestsException"
-        | "Throttling" => return FailureKind::Throttled,
+        "ModelNotReadyException" => return FailureKind::ModelNotReady,
+        "ThrottlingException" | "TooManyRequestsException" | "Throttling" => {
+            return FailureKind::Throttled;
+        }
         "InternalServerException"
         | "ServiceUnavailableException"
         | "InternalFailure"

@@ -437,7 +437,7 @@ async fn throttling_and_transient_errors_are_retryable() {
         ),
         (
             http(429, "ModelNotReadyException", r#"{"message":"loading"}"#),
-            FailureKind::Throttled,
+            FailureKind::ModelNotReady,
             Some("ModelNotReadyException"),
         ),
         (
@@ -498,9 +498,19 @@ async fn connection_failures_and_timeouts_are_transient() {
     assert_eq!(reset.kind, FailureKind::Transient, "{reset:?}");
     assert!(reset.retryable());
 
+    // A timeout is its own kind (504, not 502), read from the SDK's error type.
     let (hang, _) = failure_for(Reply::Hang).await;
-    assert_eq!(hang.kind, FailureKind::Transient, "{hang:?}");
+    assert_eq!(hang.kind, FailureKind::Timeout, "{hang:?}");
+    assert!(hang.retryable());
     assert_eq!(hang.status, None);
+
+    // ModelTimeoutException: "Try your request again": retried within the budget.
+    let (slow, aws) =
+        failure_for(http(408, "ModelTimeoutException", r#"{"message":"slow"}"#)).await;
+    assert_eq!(slow.kind, FailureKind::ModelTimeout, "{slow:?}");
+    assert!(slow.retryable());
+    let text = slow.user_message("docs", MODEL, &aws.region, &aws.credentials_source);
+    assert!(text.contains("retries ran out"), "{text}");
 
     // Nothing listening.
     let port = {
@@ -589,10 +599,6 @@ async fn client_errors_are_never_retried() {
                 r#"{"message":"The provided model identifier is invalid."}"#,
             ),
             FailureKind::NotFound,
-        ),
-        (
-            http(408, "ModelTimeoutException", r#"{"message":"slow"}"#),
-            FailureKind::ModelTimeout,
         ),
         (
             http(

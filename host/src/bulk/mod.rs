@@ -35,10 +35,9 @@ use self::output::{Sink, output_line};
 use self::progress::Progress;
 use self::rejects::{Reject, Summary};
 use self::resume::Fingerprint;
-use crate::aws::FailureKind;
-use crate::codec::CodecError;
 use crate::commands::setup::{self, SetupArgs};
 use crate::embedder::{EmbedError, Embedder};
+use crate::failure::Failure;
 
 /// Every line embedded.
 pub const EXIT_OK: u8 = 0;
@@ -206,21 +205,7 @@ pub async fn command(setup_args: SetupArgs, job: Job) -> ExitCode {
 
 /// Resolves on Ctrl-C (or SIGTERM); never if the signals cannot be watched.
 async fn interrupted() {
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => if r.is_err() { std::future::pending::<()>().await },
-        () = terminate => {}
-    }
+    crate::commands::signal::shutdown_signal().await;
 }
 
 /// The closing message of a job.
@@ -519,12 +504,7 @@ async fn embed_chunk(
 
 /// True when the error is about one of the texts (so the others can still be embedded).
 fn is_line_error(err: &EmbedError) -> bool {
-    match err {
-        // InvalidParam is about the options (e.g. --dimensions), the same for every line: fatal.
-        EmbedError::Codec(CodecError::InvalidInput { .. }) => true,
-        EmbedError::Bedrock { failure, .. } => failure.kind == FailureKind::Validation,
-        _ => false,
-    }
+    Failure::of(err).is_input_fault()
 }
 
 /// Embeds `texts`; when the model refuses the batch because of a text, splits it in halves

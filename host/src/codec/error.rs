@@ -1,6 +1,7 @@
 //! Errors a codec call can end in, as the host reports them.
 
 use super::bindings::GuestError;
+pub use super::sandbox::TrapKind;
 
 /// A failed codec call. Every variant names the codec; the messages are meant for users.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub enum CodecError {
         source_desc: String,
         func: &'static str,
         model_id: String,
+        /// What the fault was, as a type (the reason is the same in words).
+        kind: TrapKind,
         reason: String,
     },
     /// The guest returned something the contract forbids (wrong counts, non-finite floats, ...).

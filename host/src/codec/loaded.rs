@@ -327,6 +327,7 @@ impl Codec {
                     source_desc: self.source.to_string(),
                     func,
                     model_id: model_id.to_string(),
+                    kind: Sandbox::trap_kind(&err),
                     reason,
                 })
             }

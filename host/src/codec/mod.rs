@@ -28,5 +28,5 @@ pub use error::CodecError;
 pub use listing::{CodecList, CodecListing, ParamListing, listing_from_registry, rfc3339};
 pub use loaded::{Codec, CodecSource, MAX_BODY_BYTES};
 pub use registry::{ConflictError, Registry, Removed, Route, RouteError};
-pub use sandbox::{Sandbox, SandboxLimits};
+pub use sandbox::{MemoryLimitExceeded, Sandbox, SandboxLimits, TrapKind};
 pub use watcher::{DEBOUNCE, WatchHandle};

@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, Store,
-    StoreLimits, StoreLimitsBuilder, Trap,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+    ResourceLimiter, Store, Trap,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -48,7 +48,7 @@ const POOLED_INSTANCES: u32 = 1000;
 pub struct SandboxState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: MemoryCap,
 }
 
 impl WasiView for SandboxState {
@@ -174,10 +174,9 @@ impl Sandbox {
         let state = SandboxState {
             wasi,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: MemoryCap {
+                max_bytes: limits.memory_bytes,
+            },
         };
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -192,31 +191,42 @@ impl Sandbox {
         store.set_epoch_deadline(deadline_ticks(self.inner.limits.call_timeout));
     }
 
+    /// What kind of fault `err` is, read from its type (never from its text).
+    pub fn trap_kind(err: &wasmtime::Error) -> TrapKind {
+        if err.downcast_ref::<MemoryLimitExceeded>().is_some() {
+            return TrapKind::MemoryLimit;
+        }
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => TrapKind::TimeLimit,
+            Some(Trap::StackOverflow) => TrapKind::StackOverflow,
+            Some(Trap::UnreachableCodeReached) => TrapKind::Panic,
+            Some(_) => TrapKind::Fault,
+            None => TrapKind::Other,
+        }
+    }
+
     /// Turns a trap into a sentence a user can act on, with the guest's own output (a panic
     /// message, usually) appended.
     pub fn describe_trap(&self, err: &wasmtime::Error, output: &[u8]) -> String {
         let limits = &self.inner.limits;
-        let mut reason = match err.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => format!(
+        let mut reason = match Self::trap_kind(err) {
+            TrapKind::TimeLimit => format!(
                 "it ran past its time limit of {} ms and was stopped",
                 limits.call_timeout.as_millis()
             ),
-            Some(Trap::StackOverflow) => "it overflowed its stack".to_string(),
-            Some(Trap::UnreachableCodeReached) => {
+            TrapKind::MemoryLimit => format!(
+                "it tried to use more than its memory limit of {} MiB",
+                limits.memory_bytes >> 20
+            ),
+            TrapKind::StackOverflow => "it overflowed its stack".to_string(),
+            TrapKind::Panic => {
                 "it trapped (unreachable; a Rust guest does this when it panics)".to_string()
             }
-            Some(trap) => format!("it trapped: {trap}"),
-            None => {
-                let text = format!("{err:#}");
-                if text.contains("growing memory") || text.contains("memory minimum size") {
-                    format!(
-                        "it tried to use more than its memory limit of {} MiB",
-                        limits.memory_bytes >> 20
-                    )
-                } else {
-                    text
-                }
-            }
+            TrapKind::Fault => match err.downcast_ref::<Trap>() {
+                Some(trap) => format!("it trapped: {trap}"),
+                None => format!("{err:#}"),
+            },
+            TrapKind::Other => format!("{err:#}"),
         };
         let output = String::from_utf8_lossy(output);
         let output = output.trim();
@@ -225,6 +235,63 @@ impl Sandbox {
             reason.push_str(&truncate(output, 1000));
         }
         reason
+    }
+}
+
+/// Why a codec call trapped, as a type the HTTP layer and the bulk job can both read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrapKind {
+    /// It ran past its CPU deadline (epoch interruption).
+    TimeLimit,
+    /// It asked for more linear memory than the cap (at instantiation or `memory.grow`).
+    MemoryLimit,
+    StackOverflow,
+    /// `unreachable`: what a Rust guest's panic ends in.
+    Panic,
+    /// Any other wasm trap (out-of-bounds access, division by zero, ...).
+    Fault,
+    /// A host-side failure of the call (instantiation, a canonical-ABI check, ...).
+    Other,
+}
+
+/// The memory cap of one store. Past it, growth fails with [`MemoryLimitExceeded`], which the
+/// trap then carries as its error type (wasmtime's `StoreLimits` reports only a string).
+pub struct MemoryCap {
+    max_bytes: usize,
+}
+
+/// The error a codec's memory growth fails with past [`SandboxLimits::memory_bytes`].
+#[derive(Debug, thiserror::Error)]
+#[error("the codec asked for {desired} bytes of linear memory; its limit is {limit}")]
+pub struct MemoryLimitExceeded {
+    pub desired: usize,
+    pub limit: usize,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            return Err(MemoryLimitExceeded {
+                desired,
+                limit: self.max_bytes,
+            }
+            .into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod codecs;
 pub mod embed;
 pub mod run;
 pub mod setup;
+pub mod signal;
 
 use std::path::{Path, PathBuf};
 

@@ -1,17 +1,17 @@
 //! `bedrock-embed run`: load everything, then serve the OpenAI-compatible API until SIGINT or
-//! SIGTERM, finishing in-flight requests (bounded) before exiting.
+//! SIGTERM; then close idle and stalled connections at once and give requests in flight
+//! `runtime.http.shutdown_timeout`. Exit status 0 when they all finished, 1 when the drain
+//! gave up (the last log line says which).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 
 use super::setup::{self, SetupArgs};
-use crate::server::{self, AppState};
-
-/// How long in-flight requests may take to finish after a shutdown signal.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+use super::signal::shutdown_signal;
+use crate::server::listen::{connections_within, raise_fd_limit};
+use crate::server::{self, AppState, ErrorDetail};
 
 pub async fn run(args: SetupArgs, http: SocketAddr) -> anyhow::Result<()> {
     let mut setup = setup::load(&args).await?;
@@ -69,9 +69,28 @@ pub async fn run(args: SetupArgs, http: SocketAddr) -> anyhow::Result<()> {
         .auth
         .as_ref()
         .map_or(&[][..], |auth| &auth.keys[..]);
+    let mut serving = setup.spicepod.runtime.http;
+    // Offline mode serves the emulator on this machine: the whole error is the useful one.
+    let offline = args.offline.is_some();
+    serving.error_detail = serving
+        .error_detail
+        .or(offline.then_some(ErrorDetail::Full));
+    let fd_limit = raise_fd_limit();
+    let (max_connections, lowered) = connections_within(serving.max_connections, fd_limit);
+    if lowered {
+        tracing::warn!(
+            "runtime.http.max_connections {} is more than this process may open (open-files \
+             limit {}); serving at most {max_connections} connections: raise `ulimit -n` (or \
+             LimitNOFILE=) to allow more",
+            serving.max_connections,
+            fd_limit.unwrap_or_default()
+        );
+    }
+    serving.max_connections = max_connections;
     let state = AppState::new(embedder)
         .with_api_keys(api_keys)
-        .with_catalog(setup.catalog.clone());
+        .with_catalog(setup.catalog.clone())
+        .with_http(serving);
     let listener = tokio::net::TcpListener::bind(http).await.with_context(|| {
         format!("cannot listen on {http}: is another process using it? Pass --http ADDR")
     })?;
@@ -90,39 +109,24 @@ pub async fn run(args: SetupArgs, http: SocketAddr) -> anyhow::Result<()> {
     }));
     let signal = shutdown_signal().await;
     tracing::info!(
-        "{signal}: finishing in-flight requests (up to {} s), then exiting",
-        SHUTDOWN_GRACE.as_secs()
+        "{signal}: closing idle connections, finishing requests in flight (up to {} s)",
+        serving.shutdown_timeout.as_secs_f64()
     );
     let _ = signal_tx.send(());
-    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
-        Ok(joined) => joined.context("the HTTP server task failed")??,
-        Err(_) => tracing::warn!(
-            "in-flight requests did not finish within {} s; exiting anyway",
-            SHUTDOWN_GRACE.as_secs()
-        ),
-    }
-    Ok(())
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM, naming which.
-async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+    let drained = server.await.context("the HTTP server task failed")??;
+    if drained.complete {
+        tracing::info!(
+            connections = drained.open_at_signal,
+            "shutdown complete: every request in flight finished"
+        );
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "shutdown drain timed out after {} s with {} of {} connection(s) still busy; \
+             their requests were cut off (raise runtime.http.shutdown_timeout to wait longer)",
+            serving.shutdown_timeout.as_secs_f64(),
+            drained.left,
+            drained.open_at_signal
+        )
     }
 }

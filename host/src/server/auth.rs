@@ -73,16 +73,18 @@ impl ApiKeys {
                 "invalid_api_key",
                 "the Authorization header must be `Bearer <key>` (or send `X-API-Key: <key>`)",
             )),
+            // OpenAI sends a missing key with `code: null`.
             Presented::None => Err(unauthorized(
                 "missing_api_key",
                 "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
-            )),
+            )
+            .without_wire_code()),
         }
     }
 }
 
 fn unauthorized(code: &'static str, message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, AUTHENTICATION, code, message)
+    ApiError::new(StatusCode::UNAUTHORIZED, AUTHENTICATION, code, message).permanent()
 }
 
 fn digest(key: &str) -> [u8; 32] {
@@ -224,8 +226,8 @@ mod tests {
         );
         let e = keys.check(&headers(&[])).unwrap_err();
         assert_eq!(
-            (e.status, e.code),
-            (StatusCode::UNAUTHORIZED, "missing_api_key")
+            (e.status, e.code, e.code_on_wire),
+            (StatusCode::UNAUTHORIZED, "missing_api_key", false)
         );
         let e = keys
             .check(&headers(&[("authorization", "Bearer nope")]))

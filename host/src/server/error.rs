@@ -1,39 +1,72 @@
 //! Errors in OpenAI's shape, `{"error":{"message","type","code","param"}}`, and the HTTP status
-//! every failure maps to.
+//! every failure maps to. The mapping reads [`Failure`] (types, never message text), the same
+//! classification the bulk job uses.
 //!
-//! | status | when |
-//! |---|---|
-//! | 400 | bad JSON or fields, token-id input, Bedrock ValidationException, codec InvalidParam / InvalidInput |
-//! | 401 | missing or wrong API key |
-//! | 404 | unknown model (the message lists the served ones), unknown route |
-//! | 413 | body over the limit, too many inputs |
-//! | 429 | still throttled after the retries (`Retry-After`), service quota exceeded, the limiter would wait past `limiter_max_wait` (`rate_limit_exceeded`, `Retry-After`) |
-//! | 502 | Bedrock auth / permission / not-found / model errors, unreadable responses, codec BadResponse |
-//! | 503 | not ready, no codec for the model, ModelNotReadyException (`Retry-After`) |
-//! | 504 | ModelTimeoutException, or attempts that timed out until the retries ran out |
-//! | 500 | codec traps, contract violations, internal errors |
+//! | status | `type` | when |
+//! |---|---|---|
+//! | 400 | `invalid_request_error` | bad JSON or fields, token ids that are not `cl100k_base` (`invalid_token_id`), more than 2,048 inputs (`code: null`, OpenAI's message), Bedrock ValidationException, codec InvalidParam / InvalidInput |
+//! | 401 | `invalid_request_error` | missing (`code: null`) or wrong (`invalid_api_key`) API key |
+//! | 404 | `invalid_request_error` | unknown model (`model_not_found`; the message lists the served ones), unknown route |
+//! | 408 | `invalid_request_error` | the request body did not arrive within `runtime.http.body_read_timeout` |
+//! | 413 | `invalid_request_error` | body over the limit |
+//! | 429 | `requests` | still throttled after the retries, service quota exceeded, the limiter would wait past `limiter_max_wait` (`rate_limit_exceeded`, `Retry-After`) |
+//! | 502 | `server_error` | Bedrock auth / permission / not-found / model errors, unreadable responses, codec BadResponse |
+//! | 503 | `server_error` | not ready, no codec for the model, ModelNotReadyException (`Retry-After`) |
+//! | 504 | `server_error` | ModelTimeoutException or attempts that timed out, until the retries ran out |
+//! | 500 | `server_error` | codec traps, contract violations, internal errors |
+//!
+//! Answers a retry cannot fix ([`Failure::is_permanent`]) carry `x-should-retry: false`, which
+//! the official OpenAI SDKs honour before their own status rules (they retry 408, 409, 429 and
+//! every 5xx by default).
+//!
+//! Two audiences: `message` is what the client can act on; `detail`, when set, is the
+//! operator's version (file paths, secret and profile names, where the credentials came from,
+//! IAM ARNs). [`super::request_id`] logs the detail under the request id and sends the client
+//! the message, or the detail too with `runtime.http.error_detail: full`.
 
 use std::time::Duration;
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::aws::FailureKind;
-use crate::codec::CodecError;
+use crate::codec::TrapKind;
 use crate::embedder::EmbedError;
+use crate::failure::Failure;
 
-/// An error answer. `message` is for people; `code` is stable, for programs and metrics.
+/// `x-should-retry`: the OpenAI SDKs' override of their retry rules.
+pub const SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
+
+/// An error answer. `message` is for the client; `code` is stable, for programs and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
     pub kind: &'static str,
+    /// The stable code, also the `code` label of the failure metrics.
     pub code: &'static str,
+    /// Whether `code` is sent (OpenAI sends `null` for some errors, e.g. too many inputs).
+    pub code_on_wire: bool,
     pub param: Option<&'static str>,
+    /// What the client sees.
     pub message: String,
+    /// The operator's fuller account (logged; sent only with `error_detail: full`).
+    pub detail: Option<String>,
     /// Sent as `Retry-After` (whole seconds, at least 1).
     pub retry_after: Option<Duration>,
+    /// Retrying the same request cannot help: sent as `x-should-retry: false`.
+    pub permanent: bool,
+}
+
+/// How much of an error the client sees (`runtime.http.error_detail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorDetail {
+    /// What the client can act on; the operator's detail goes to the log only.
+    #[default]
+    Client,
+    /// The operator's detail in the answer too (a trusted network, offline mode).
+    Full,
 }
 
 /// The OpenAI error envelope.
@@ -47,17 +80,26 @@ pub struct ErrorObject<'a> {
     pub message: &'a str,
     #[serde(rename = "type")]
     pub kind: &'a str,
-    pub code: &'a str,
+    pub code: Option<&'a str>,
     pub param: Option<&'a str>,
+    /// The `x-request-id` of the answer, so a user can quote it to the operator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<&'a str>,
 }
 
+/// OpenAI's `type` for client errors (400, 401, 404, 413, ...).
 pub const INVALID_REQUEST: &str = "invalid_request_error";
-pub const AUTHENTICATION: &str = "authentication_error";
-pub const RATE_LIMIT: &str = "rate_limit_error";
-pub const UPSTREAM: &str = "upstream_error";
-pub const UNAVAILABLE: &str = "service_unavailable";
-pub const TIMEOUT: &str = "timeout_error";
+/// OpenAI sends 401s as `invalid_request_error` too (code `invalid_api_key`).
+pub const AUTHENTICATION: &str = INVALID_REQUEST;
+/// OpenAI's `type` of a request-rate 429 (code `rate_limit_exceeded`).
+pub const RATE_LIMIT: &str = "requests";
+/// OpenAI's `type` for every 5xx.
 pub const SERVER: &str = "server_error";
+pub const UPSTREAM: &str = SERVER;
+pub const UNAVAILABLE: &str = SERVER;
+pub const TIMEOUT: &str = SERVER;
+/// The code of every 429 (OpenAI's).
+pub const RATE_LIMIT_EXCEEDED: &str = "rate_limit_exceeded";
 
 impl ApiError {
     pub fn new(
@@ -70,15 +112,20 @@ impl ApiError {
             status,
             kind,
             code,
+            code_on_wire: true,
             param: None,
             message: message.into(),
+            detail: None,
             retry_after: None,
+            permanent: false,
         }
     }
 
     /// A 400 about one request field.
     pub fn invalid(param: &'static str, code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, INVALID_REQUEST, code, message).param(param)
+        Self::new(StatusCode::BAD_REQUEST, INVALID_REQUEST, code, message)
+            .param(param)
+            .permanent()
     }
 
     pub fn param(mut self, param: &'static str) -> Self {
@@ -88,6 +135,24 @@ impl ApiError {
 
     pub fn retry_after(mut self, after: Duration) -> Self {
         self.retry_after = Some(after);
+        self
+    }
+
+    /// Marks the answer `x-should-retry: false`.
+    pub fn permanent(mut self) -> Self {
+        self.permanent = true;
+        self
+    }
+
+    /// Sends `code: null` (the code still labels metrics and logs).
+    pub fn without_wire_code(mut self) -> Self {
+        self.code_on_wire = false;
+        self
+    }
+
+    /// The operator's version of the message (logged; sent with `error_detail: full`).
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
         self
     }
 
@@ -110,16 +175,36 @@ impl ApiError {
                 "the request body is larger than the {limit}-byte limit: send fewer or shorter inputs per request"
             ),
         )
+        .permanent()
     }
 
+    /// The body did not arrive in time (`runtime.http.body_read_timeout`).
+    pub fn body_timeout(limit: Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            INVALID_REQUEST,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} s: send it whole, without pauses",
+                limit.as_secs_f64()
+            ),
+        )
+    }
+
+    /// More inputs than the API allows: OpenAI answers 400 with `'$.input' is invalid` and no
+    /// code; the hint after it says what the limit is.
     pub fn too_many_inputs(count: usize, max: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "too_many_inputs",
-            format!("input has {count} items; at most {max} are allowed per request: split it into several requests"),
+            format!(
+                "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference. \
+                 (input has {count} items; at most {max} are allowed per request: split it into several requests)"
+            ),
         )
-        .param("input")
+        .without_wire_code()
+        .permanent()
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -127,158 +212,192 @@ impl ApiError {
             StatusCode::INTERNAL_SERVER_ERROR,
             SERVER,
             "internal_error",
-            message,
+            "internal error in bedrock-embed",
         )
+        .detail(message)
     }
 
-    /// The status and body for a failed embedding.
+    /// The status and body for a failed embedding, from its [`Failure`] kind.
     pub fn from_embed(err: &EmbedError) -> Self {
-        let message = err.to_string();
-        let retry_after = err.retry_after();
-        let mut out = match err {
-            EmbedError::UnknownModel { .. } => Self::new(
-                StatusCode::NOT_FOUND,
-                INVALID_REQUEST,
-                "model_not_found",
-                message,
-            )
-            .param("model"),
-            EmbedError::NoCodec { .. } => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                UNAVAILABLE,
-                "codec_unavailable",
-                message,
-            ),
-            EmbedError::Codec(codec) => Self::from_codec(codec),
-            EmbedError::Bedrock { failure, .. } => {
-                let status_503 = failure.code.as_deref() == Some("ModelNotReadyException");
-                let (status, kind, code) = match failure.kind {
-                    FailureKind::Throttled if status_503 => (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        UNAVAILABLE,
-                        "model_not_ready",
-                    ),
-                    FailureKind::Throttled => {
-                        (StatusCode::TOO_MANY_REQUESTS, RATE_LIMIT, "throttled")
-                    }
-                    FailureKind::ServiceQuota => {
-                        (StatusCode::TOO_MANY_REQUESTS, RATE_LIMIT, "quota_exceeded")
-                    }
-                    FailureKind::Validation => (
-                        StatusCode::BAD_REQUEST,
-                        INVALID_REQUEST,
-                        "bedrock_validation",
-                    ),
-                    FailureKind::ModelTimeout => {
-                        (StatusCode::GATEWAY_TIMEOUT, TIMEOUT, "upstream_timeout")
-                    }
-                    FailureKind::Transient if is_timeout(failure.detail.as_deref()) => {
-                        (StatusCode::GATEWAY_TIMEOUT, TIMEOUT, "upstream_timeout")
-                    }
-                    FailureKind::Transient => {
-                        (StatusCode::BAD_GATEWAY, UPSTREAM, "upstream_unavailable")
-                    }
-                    FailureKind::AccessDenied => {
-                        (StatusCode::BAD_GATEWAY, UPSTREAM, "bedrock_access_denied")
-                    }
-                    FailureKind::Auth | FailureKind::Credentials => {
-                        (StatusCode::BAD_GATEWAY, UPSTREAM, "bedrock_credentials")
-                    }
-                    FailureKind::NotFound => {
-                        (StatusCode::BAD_GATEWAY, UPSTREAM, "bedrock_model_not_found")
-                    }
-                    FailureKind::ModelError => {
-                        (StatusCode::BAD_GATEWAY, UPSTREAM, "bedrock_model_error")
-                    }
-                    FailureKind::Other => (StatusCode::BAD_GATEWAY, UPSTREAM, "bedrock_error"),
-                };
-                Self::new(status, kind, code, message)
-            }
-            EmbedError::RateLimited { .. } => Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                RATE_LIMIT,
-                "rate_limit_exceeded",
-                message,
-            ),
-            EmbedError::Internal(_) => Self::internal(message),
+        let failure = Failure::of(err);
+        let full = err.to_string();
+        let (status, kind, code) = status_of(failure);
+        let mut out = if failure.is_client_fault() {
+            Self::new(status, kind, code, full)
+        } else {
+            Self::new(status, kind, code, client_message(failure)).detail(full)
         };
-        if out.retry_after.is_none() {
-            out.retry_after = retry_after;
-        }
+        out.permanent = failure.is_permanent();
+        out.param = match failure {
+            Failure::UnknownModel => Some("model"),
+            Failure::InvalidInput => Some("input"),
+            _ => None,
+        };
+        out.retry_after = err.retry_after().or(match failure {
+            Failure::Bedrock(FailureKind::ServiceQuota) => Some(Duration::from_secs(1)),
+            _ => None,
+        });
         out
     }
 
-    fn from_codec(err: &CodecError) -> Self {
-        let message = err.to_string();
-        match err {
-            CodecError::InvalidParam { .. } => Self::new(
-                StatusCode::BAD_REQUEST,
-                INVALID_REQUEST,
-                "invalid_param",
-                message,
-            ),
-            CodecError::InvalidInput { .. } => Self::invalid("input", "invalid_input", message),
-            CodecError::BadResponse { .. } => Self::new(
-                StatusCode::BAD_GATEWAY,
-                UPSTREAM,
-                "bad_upstream_response",
-                message,
-            ),
-            CodecError::UnsupportedModel { .. } => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                SERVER,
-                "codec_unsupported_model",
-                message,
-            ),
-            CodecError::Trap { .. } => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                SERVER,
-                "codec_trap",
-                message,
-            ),
-            CodecError::Contract { .. } => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                SERVER,
-                "codec_contract",
-                message,
-            ),
-        }
-    }
-
-    fn body(&self) -> ErrorBody<'_> {
+    /// The body sent, with the request id and the detail policy applied.
+    pub fn body<'a>(&'a self, request_id: Option<&'a str>, detail: ErrorDetail) -> ErrorBody<'a> {
+        let message = match (detail, &self.detail) {
+            (ErrorDetail::Full, Some(d)) => d.as_str(),
+            _ => self.message.as_str(),
+        };
         ErrorBody {
             error: ErrorObject {
-                message: &self.message,
+                message,
                 kind: self.kind,
-                code: self.code,
+                code: self.code_on_wire.then_some(self.code),
                 param: self.param,
+                request_id,
             },
         }
     }
+
+    /// The whole answer.
+    pub fn render(&self, request_id: Option<&str>, detail: ErrorDetail) -> Response {
+        let mut response = (self.status, Json(self.body(request_id, detail))).into_response();
+        let headers = response.headers_mut();
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.permanent {
+            headers.insert(SHOULD_RETRY, HeaderValue::from_static("false"));
+        }
+        response
+    }
 }
 
-/// Whether a transient failure's detail says the attempt ran out of time.
-fn is_timeout(detail: Option<&str>) -> bool {
-    detail.is_some_and(|d| {
-        let d = d.to_ascii_lowercase();
-        d.contains("timed out") || d.contains("timeout")
-    })
+/// Status, OpenAI `type` and code per failure kind.
+fn status_of(failure: Failure) -> (StatusCode, &'static str, &'static str) {
+    use FailureKind as K;
+    match failure {
+        Failure::UnknownModel => (StatusCode::NOT_FOUND, INVALID_REQUEST, "model_not_found"),
+        Failure::NoCodec => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            UNAVAILABLE,
+            "codec_unavailable",
+        ),
+        Failure::InvalidParam => (StatusCode::BAD_REQUEST, INVALID_REQUEST, "invalid_param"),
+        Failure::InvalidInput => (StatusCode::BAD_REQUEST, INVALID_REQUEST, "invalid_input"),
+        Failure::BadResponse => (StatusCode::BAD_GATEWAY, UPSTREAM, "bad_upstream_response"),
+        Failure::UnsupportedModel => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            SERVER,
+            "codec_unsupported_model",
+        ),
+        Failure::CodecTrap(_) => (StatusCode::INTERNAL_SERVER_ERROR, SERVER, "codec_trap"),
+        Failure::CodecContract => (StatusCode::INTERNAL_SERVER_ERROR, SERVER, "codec_contract"),
+        Failure::Internal => (StatusCode::INTERNAL_SERVER_ERROR, SERVER, "internal_error"),
+        Failure::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            RATE_LIMIT,
+            RATE_LIMIT_EXCEEDED,
+        ),
+        Failure::Bedrock(kind) => match kind {
+            K::ModelNotReady => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                UNAVAILABLE,
+                "model_not_ready",
+            ),
+            K::Throttled | K::ServiceQuota => (
+                StatusCode::TOO_MANY_REQUESTS,
+                RATE_LIMIT,
+                RATE_LIMIT_EXCEEDED,
+            ),
+            K::Validation => (
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                "bedrock_validation",
+            ),
+            K::ModelTimeout | K::Timeout => {
+                (StatusCode::GATEWAY_TIMEOUT, TIMEOUT, "upstream_timeout")
+            }
+            K::Transient => (StatusCode::BAD_GATEWAY, UPSTREAM, "upstream_unavailable"),
+            K::AccessDenied => (StatusCode::BAD_GATEWAY, UPSTREAM, "bedrock_access_denied"),
+            K::Auth | K::Credentials => (StatusCode::BAD_GATEWAY, UPSTREAM, "bedrock_credentials"),
+            K::NotFound => (StatusCode::BAD_GATEWAY, UPSTREAM, "bedrock_model_not_found"),
+            K::ModelError => (StatusCode::BAD_GATEWAY, UPSTREAM, "bedrock_model_error"),
+            K::Other => (StatusCode::BAD_GATEWAY, UPSTREAM, "bedrock_error"),
+        },
+    }
+}
+
+/// What a client can act on, for the failures whose full message is the operator's.
+fn client_message(failure: Failure) -> &'static str {
+    use FailureKind as K;
+    // The failures only the operator can fix say so, and where the detail is.
+    macro_rules! op {
+        ($s:literal) => {
+            concat!(
+                $s,
+                "; the server's operator has the details in its log under this answer's request id"
+            )
+        };
+    }
+    match failure {
+        Failure::Bedrock(K::Throttled) => {
+            "Bedrock is throttling this model and the server's retries ran out: retry after the Retry-After delay, or send fewer requests"
+        }
+        Failure::RateLimited => {
+            "this model is at the request rate or concurrency limit this server allows it, and the request would have waited too long: retry after the Retry-After delay, or send fewer requests"
+        }
+        Failure::Bedrock(K::ServiceQuota) => {
+            "a Bedrock service quota of this server's AWS account is exhausted for this model: retry later"
+        }
+        Failure::Bedrock(K::ModelNotReady) => {
+            "Bedrock is still loading this model: retry after the Retry-After delay"
+        }
+        Failure::Bedrock(K::ModelTimeout | K::Timeout) => {
+            "Bedrock did not answer in time and the server's retries ran out: retry, or send fewer or shorter inputs per request"
+        }
+        Failure::Bedrock(K::Transient) => {
+            "Bedrock did not answer and the server's retries ran out: retry shortly"
+        }
+        Failure::Bedrock(K::AccessDenied) => op!(
+            "this server's AWS identity is not allowed to invoke this model at Bedrock; retrying will not help until the operator grants access"
+        ),
+        Failure::Bedrock(K::Auth | K::Credentials) => op!(
+            "Bedrock rejected this server's AWS credentials for this model; retrying will not help until the operator fixes them"
+        ),
+        Failure::Bedrock(K::NotFound) => op!(
+            "Bedrock does not know the model this name is configured with; retrying will not help until the operator fixes the model id"
+        ),
+        Failure::Bedrock(K::ModelError) => op!("the model failed inside Bedrock on this request"),
+        Failure::Bedrock(K::Other) => op!("the Bedrock call failed"),
+        Failure::NoCodec => op!("no codec serves this model right now: retry later"),
+        Failure::BadResponse => op!("the model's codec could not read Bedrock's answer"),
+        Failure::UnsupportedModel => op!("the model's codec does not serve its model id"),
+        Failure::CodecTrap(TrapKind::MemoryLimit) => op!(
+            "the model's codec ran out of memory on this request: send fewer or shorter inputs per request"
+        ),
+        Failure::CodecTrap(TrapKind::TimeLimit) => op!(
+            "the model's codec ran past its time limit on this request: send fewer or shorter inputs per request, or retry"
+        ),
+        Failure::CodecTrap(_) => op!("the model's codec failed on this request"),
+        Failure::CodecContract => op!("the model's codec returned an invalid answer"),
+        Failure::Internal => op!("internal error in bedrock-embed"),
+        // Client faults send their full message; these arms are never reached from from_embed.
+        Failure::UnknownModel
+        | Failure::InvalidParam
+        | Failure::InvalidInput
+        | Failure::Bedrock(K::Validation) => "the request was refused",
+    }
 }
 
 impl IntoResponse for ApiError {
+    /// Renders without a request id, and keeps the error in the response's extensions:
+    /// [`super::request_id`] re-renders it with the id and the detail policy, and logs it.
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body())).into_response();
-        if let Some(after) = self.retry_after {
-            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-        }
-        if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
+        let mut response = self.render(None, ErrorDetail::Client);
+        response.extensions_mut().insert(self);
         response
     }
 }
@@ -290,7 +409,7 @@ impl std::fmt::Display for ApiError {
             "{} {}: {}",
             self.status.as_u16(),
             self.code,
-            self.message
+            self.detail.as_deref().unwrap_or(&self.message)
         )
     }
 }
@@ -299,7 +418,7 @@ impl std::fmt::Display for ApiError {
 mod tests {
     use super::*;
     use crate::aws::InvokeFailure;
-    use crate::codec::RouteError;
+    use crate::codec::{CodecError, RouteError};
 
     fn failure(kind: FailureKind, code: Option<&str>, detail: Option<&str>) -> EmbedError {
         EmbedError::Bedrock {
@@ -312,7 +431,9 @@ mod tests {
                 detail: detail.map(str::to_owned),
                 original_status_code: None,
             }),
-            message: format!("actionable message for {kind:?}"),
+            message: format!(
+                "actionable message for {kind:?} (param aws_access_key_id (secret MY_KID from pod/.env))"
+            ),
             attempts: 3,
         }
     }
@@ -321,8 +442,20 @@ mod tests {
         EmbedError::Codec(make("titan".into(), "allowed: 256, 512, 1024".into()))
     }
 
-    async fn body_json(err: ApiError) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
-        let response = err.into_response();
+    fn trap(kind: TrapKind) -> EmbedError {
+        EmbedError::Codec(CodecError::Trap {
+            codec: "titan".into(),
+            source_desc: "/srv/pod/codecs/titan.wasm".into(),
+            func: "encode",
+            model_id: "amazon.titan-embed-text-v2:0".into(),
+            kind,
+            reason: "it tried to use more than its memory limit of 64 MiB".into(),
+        })
+    }
+
+    async fn body_json(
+        response: Response,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
@@ -332,14 +465,7 @@ mod tests {
     }
 
     #[test]
-    fn every_embed_error_maps_to_its_status() {
-        let trap = |codec: String, reason: String| CodecError::Trap {
-            codec,
-            source_desc: "built-in".into(),
-            func: "encode",
-            model_id: "amazon.titan-embed-text-v2:0".into(),
-            reason,
-        };
+    fn every_embed_error_maps_to_its_status_type_and_code() {
         let contract = |codec: String, reason: String| CodecError::Contract {
             codec,
             source_desc: "built-in".into(),
@@ -347,14 +473,17 @@ mod tests {
             model_id: "amazon.titan-embed-text-v2:0".into(),
             reason,
         };
-        let cases: Vec<(EmbedError, u16, &str)> = vec![
+        // (error, status, type, code, x-should-retry: false)
+        let cases: Vec<(EmbedError, u16, &str, &str, bool)> = vec![
             (
                 EmbedError::UnknownModel {
                     name: "nope".into(),
                     available: "titan, cohere".into(),
                 },
                 404,
+                "invalid_request_error",
                 "model_not_found",
+                true,
             ),
             (
                 EmbedError::NoCodec {
@@ -365,109 +494,220 @@ mod tests {
                     }),
                 },
                 503,
+                "server_error",
                 "codec_unavailable",
+                false,
             ),
             (
                 codec(|codec, message| CodecError::InvalidParam { codec, message }),
                 400,
+                "invalid_request_error",
                 "invalid_param",
+                true,
             ),
             (
                 codec(|codec, message| CodecError::InvalidInput { codec, message }),
                 400,
+                "invalid_request_error",
                 "invalid_input",
+                true,
             ),
             (
                 codec(|codec, message| CodecError::BadResponse { codec, message }),
                 502,
+                "server_error",
                 "bad_upstream_response",
+                true,
             ),
             (
                 codec(|codec, message| CodecError::UnsupportedModel { codec, message }),
                 500,
+                "server_error",
                 "codec_unsupported_model",
+                true,
             ),
-            (codec(trap), 500, "codec_trap"),
-            (codec(contract), 500, "codec_contract"),
+            (
+                trap(TrapKind::Panic),
+                500,
+                "server_error",
+                "codec_trap",
+                true,
+            ),
+            (
+                trap(TrapKind::MemoryLimit),
+                500,
+                "server_error",
+                "codec_trap",
+                true,
+            ),
+            (
+                trap(TrapKind::TimeLimit),
+                500,
+                "server_error",
+                "codec_trap",
+                false,
+            ),
+            (codec(contract), 500, "server_error", "codec_contract", true),
             (
                 failure(FailureKind::Throttled, Some("ThrottlingException"), None),
                 429,
-                "throttled",
+                "requests",
+                "rate_limit_exceeded",
+                false,
             ),
             (
-                failure(FailureKind::Throttled, Some("ModelNotReadyException"), None),
+                failure(
+                    FailureKind::ModelNotReady,
+                    Some("ModelNotReadyException"),
+                    None,
+                ),
                 503,
+                "server_error",
                 "model_not_ready",
+                false,
             ),
             (
                 failure(FailureKind::ServiceQuota, None, None),
                 429,
-                "quota_exceeded",
+                "requests",
+                "rate_limit_exceeded",
+                false,
             ),
             (
                 failure(FailureKind::Validation, Some("ValidationException"), None),
                 400,
+                "invalid_request_error",
                 "bedrock_validation",
+                true,
             ),
             (
                 failure(FailureKind::AccessDenied, None, None),
                 502,
+                "server_error",
                 "bedrock_access_denied",
+                true,
             ),
             (
                 failure(FailureKind::Auth, None, None),
                 502,
+                "server_error",
                 "bedrock_credentials",
+                true,
             ),
             (
                 failure(FailureKind::Credentials, None, None),
                 502,
+                "server_error",
                 "bedrock_credentials",
+                true,
             ),
             (
                 failure(FailureKind::NotFound, None, None),
                 502,
+                "server_error",
                 "bedrock_model_not_found",
+                true,
             ),
             (
                 failure(FailureKind::ModelError, None, None),
                 502,
+                "server_error",
                 "bedrock_model_error",
+                true,
             ),
             (
                 failure(FailureKind::ModelTimeout, None, None),
                 504,
+                "server_error",
                 "upstream_timeout",
+                false,
+            ),
+            // The kind decides, not the detail's words.
+            (
+                failure(FailureKind::Timeout, None, Some("no words about time")),
+                504,
+                "server_error",
+                "upstream_timeout",
+                false,
             ),
             (
                 failure(FailureKind::Transient, None, Some("the attempt timed out")),
-                504,
-                "upstream_timeout",
-            ),
-            (
-                failure(
-                    FailureKind::Transient,
-                    None,
-                    Some("connection failed: reset"),
-                ),
                 502,
+                "server_error",
                 "upstream_unavailable",
+                false,
             ),
             (
                 failure(FailureKind::Other, None, None),
                 502,
+                "server_error",
                 "bedrock_error",
+                true,
             ),
-            (EmbedError::Internal("boom".into()), 500, "internal_error"),
+            (
+                EmbedError::RateLimited {
+                    model: "titan".into(),
+                    max_wait: Duration::from_secs(30),
+                    retry_after: Duration::from_millis(2500),
+                },
+                429,
+                "requests",
+                "rate_limit_exceeded",
+                false,
+            ),
+            (
+                EmbedError::Internal("boom".into()),
+                500,
+                "server_error",
+                "internal_error",
+                false,
+            ),
         ];
-        for (err, status, code) in cases {
+        for (err, status, kind, code, permanent) in cases {
             let api = ApiError::from_embed(&err);
-            assert_eq!((api.status.as_u16(), api.code), (status, code), "{err:?}");
             assert_eq!(
-                api.message,
-                err.to_string(),
-                "the message is the embedder's actionable one"
+                (api.status.as_u16(), api.kind, api.code, api.permanent),
+                (status, kind, code, permanent),
+                "{err:?}"
             );
+            // The operator's full message is kept, as the message or as the detail.
+            assert_eq!(
+                api.detail.as_deref().unwrap_or(&api.message),
+                err.to_string(),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn operator_detail_stays_out_of_the_client_body() {
+        for err in [
+            failure(FailureKind::Auth, Some("UnrecognizedClientException"), None),
+            failure(FailureKind::AccessDenied, None, None),
+            trap(TrapKind::MemoryLimit),
+        ] {
+            let api = ApiError::from_embed(&err);
+            let (_, headers, body) =
+                body_json(api.render(Some("req-42"), ErrorDetail::Client)).await;
+            let text = body.to_string();
+            for secret_ish in [
+                "MY_KID",
+                ".env",
+                "aws_access_key_id",
+                "/srv/pod",
+                "actionable message",
+            ] {
+                assert!(!text.contains(secret_ish), "{secret_ish} leaked: {text}");
+            }
+            assert_eq!(body["error"]["request_id"], "req-42");
+            assert!(
+                text.contains("request id"),
+                "points the user at the id: {text}"
+            );
+            assert_eq!(headers[SHOULD_RETRY], "false");
+            // `full` sends it all.
+            let (_, _, body) = body_json(api.render(Some("req-42"), ErrorDetail::Full)).await;
+            assert_eq!(body["error"]["message"], err.to_string());
         }
     }
 
@@ -478,13 +718,45 @@ mod tests {
             Some("ThrottlingException"),
             None,
         ));
-        let (status, headers, body) = body_json(err).await;
+        let (status, headers, body) = body_json(err.into_response()).await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(headers[header::RETRY_AFTER], "1");
+        assert!(headers.get(SHOULD_RETRY).is_none());
         assert_eq!(body["error"]["type"], RATE_LIMIT);
-        assert_eq!(body["error"]["code"], "throttled");
+        assert_eq!(body["error"]["code"], "rate_limit_exceeded");
         assert_eq!(body["error"]["param"], serde_json::Value::Null);
-        assert_eq!(body["error"]["message"], "actionable message for Throttled");
+    }
+
+    #[tokio::test]
+    async fn a_limiter_shed_is_a_retryable_429_with_the_limiters_retry_after() {
+        let err = ApiError::from_embed(&EmbedError::RateLimited {
+            model: "titan".into(),
+            max_wait: Duration::from_secs(30),
+            retry_after: Duration::from_millis(2500),
+        });
+        let (status, headers, body) =
+            body_json(err.render(Some("req-7"), ErrorDetail::Client)).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[header::RETRY_AFTER], "3");
+        assert!(
+            headers.get(SHOULD_RETRY).is_none(),
+            "a shed is worth retrying"
+        );
+        assert_eq!(body["error"]["type"], RATE_LIMIT);
+        assert_eq!(body["error"]["code"], RATE_LIMIT_EXCEEDED);
+        assert_eq!(body["error"]["request_id"], "req-7");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("Retry-After"), "{message}");
+        // The operator's knob stays in the log (and in `full`).
+        assert!(!message.contains("limiter_max_wait"), "{message}");
+        let (_, _, body) = body_json(err.render(Some("req-7"), ErrorDetail::Full)).await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("limiter_max_wait (30s)"),
+            "{body}"
+        );
     }
 
     #[tokio::test]
@@ -493,7 +765,7 @@ mod tests {
             name: "gpt".into(),
             available: "titan, cohere".into(),
         });
-        let (status, headers, body) = body_json(err).await;
+        let (status, headers, body) = body_json(err.into_response()).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(headers.get(header::RETRY_AFTER).is_none());
         assert_eq!(body["error"]["param"], "model");
@@ -508,11 +780,11 @@ mod tests {
     #[tokio::test]
     async fn retry_after_rounds_up_to_whole_seconds() {
         let err = ApiError::not_ready().retry_after(Duration::from_millis(1500));
-        let (status, headers, _) = body_json(err).await;
+        let (status, headers, _) = body_json(err.into_response()).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(headers[header::RETRY_AFTER], "2");
         let err = ApiError::not_ready().retry_after(Duration::ZERO);
-        let (_, headers, _) = body_json(err).await;
+        let (_, headers, _) = body_json(err.into_response()).await;
         assert_eq!(headers[header::RETRY_AFTER], "1");
     }
 }

@@ -7,8 +7,9 @@
 //! - `GET /metrics`: Prometheus text.
 //!
 //! Errors are OpenAI's `{"error":{"message","type","code","param"}}`; [`error`] has the status
-//! table. With API keys configured every route but `/health` and `/v1/ready` needs one
-//! ([`auth`]).
+//! table. Every answer carries `x-request-id` ([`request_id`]). With API keys configured every
+//! route but `/health` and `/v1/ready` needs one ([`auth`]). Connections are served by
+//! [`listen`]: hyper's deadlines, a connection cap, a bounded drain on shutdown.
 //!
 //! ```no_run
 //! # async fn demo(embedder: std::sync::Arc<bedrock_embed::embedder::Embedder>) -> anyhow::Result<()> {
@@ -22,8 +23,10 @@
 
 pub mod auth;
 pub mod error;
+pub mod listen;
 pub mod metrics;
 pub mod openai;
+pub mod request_id;
 pub mod routes;
 #[cfg(test)]
 mod tests;
@@ -34,14 +37,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 pub use self::auth::ApiKeys;
-pub use self::error::ApiError;
+pub use self::error::{ApiError, ErrorDetail};
+pub use self::listen::{Drained, HttpConfig};
 use crate::embedder::Embedder;
 use crate::secrets::Secret;
 
@@ -55,7 +58,7 @@ pub const DEFAULT_MAX_INPUTS: usize = 2048;
 pub struct ServerLimits {
     /// Larger bodies get 413.
     pub max_body_bytes: usize,
-    /// More inputs in one request get 413.
+    /// More inputs in one request get 400 (as OpenAI answers them).
     pub max_inputs: usize,
 }
 
@@ -84,6 +87,8 @@ pub struct AppState {
     /// The codec catalog, for `/v1/codecs` (load times, failed files); without it the listing
     /// shows what the embedder's routing table holds.
     pub catalog: Option<Arc<crate::codec::Catalog>>,
+    /// Connection deadlines, cap, drain time and error detail ([`listen`]).
+    pub http: HttpConfig,
 }
 
 impl std::fmt::Debug for AppState {
@@ -120,7 +125,18 @@ impl AppState {
             metrics: metrics::handle(),
             created,
             catalog: None,
+            http: HttpConfig::default(),
         }
+    }
+
+    pub fn with_http(mut self, http: HttpConfig) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// How much of an error the client sees.
+    pub fn error_detail(&self) -> ErrorDetail {
+        self.http.error_detail.unwrap_or_default()
     }
 
     /// Requires one of `keys` on every route but `/health` and `/v1/ready`; no keys: open.
@@ -174,24 +190,37 @@ pub fn router(state: AppState) -> Router {
             auth::require_key,
         ))
         .layer(axum::middleware::from_fn(metrics::track))
+        // Outermost: every answer, a 401 or a 404 included, gets its request id.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_id::tag,
+        ))
         .with_state(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` completes; then stops accepting and lets
-/// requests in flight finish (the caller bounds that with a timeout).
+/// Serves `state` on `listener` until `shutdown` completes; then stops accepting, closes idle
+/// and stalled connections, and gives requests in flight `state.http.shutdown_timeout` to
+/// finish. The answer says whether they all did.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Drained> {
     let addr = listener.local_addr().ok();
     let upkeep = tokio::spawn(metrics::upkeep(state.metrics.clone()));
     let keys = state.api_keys.as_ref().map_or(0, |k| k.len());
-    tracing::info!(addr = ?addr, api_keys = keys, models = state.embedder.models().count(), "HTTP API serving");
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed");
+    let http = state.http;
+    tracing::info!(
+        addr = ?addr,
+        api_keys = keys,
+        models = state.embedder.models().count(),
+        header_read_timeout = ?http.header_read_timeout,
+        body_read_timeout = ?http.body_read_timeout,
+        keep_alive = http.keep_alive,
+        max_connections = http.max_connections,
+        "HTTP API serving"
+    );
+    let drained = listen::run(listener, router(state), http, shutdown).await;
     upkeep.abort();
-    result
+    Ok(drained)
 }

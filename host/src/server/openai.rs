@@ -441,11 +441,16 @@ mod tests {
     }
 
     #[test]
-    fn too_many_inputs_is_a_413() {
+    fn too_many_inputs_is_a_400_as_openai_answers_it() {
         let e = err(json!({"model": "m", "input": ["a", "b", "c", "d", "e"]}));
         assert_eq!(
-            (e.status, e.code),
-            (StatusCode::PAYLOAD_TOO_LARGE, "too_many_inputs")
+            (e.status, e.code, e.code_on_wire, e.param),
+            (StatusCode::BAD_REQUEST, "too_many_inputs", false, None)
+        );
+        assert!(
+            e.message.starts_with("'$.input' is invalid."),
+            "{}",
+            e.message
         );
         assert!(e.message.contains("at most 4"), "{}", e.message);
     }

@@ -77,17 +77,8 @@ impl Cx<'_> {
                     ));
                     continue;
                 }
-                if let Some(s) = did_you_mean(key, HOST_PARAMS.iter().copied()) {
-                    self.warn(
-                        Problem::new(
-                            ProblemKind::UnknownParam,
-                            format!("not a host param, so it goes to the model's codec: did you mean `{s}`?"),
-                        )
-                        .at(line)
-                        .entry(er)
-                        .key(pkey.clone()),
-                    );
-                }
+                // Not a host param: the codec's param list decides (`unknown_params`), with a
+                // did-you-mean among its params and these.
                 model_params.push((key.to_string(), resolved.value));
                 continue;
             }

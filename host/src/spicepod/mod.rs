@@ -3,13 +3,13 @@
 //! The file has Spice's shape: `version`, `kind: Spicepod`, `name`, and `embeddings:` entries
 //! with `from: bedrock:<model-id>`, `name`, `params` (and an optional `description`). Other
 //! top-level sections Spice knows (`datasets`, `models`, `secrets`, …) are parsed and ignored;
-//! of `runtime`, only `auth.api-key` (the HTTP API's keys) is read. Every problem of a file is
+//! of `runtime`, `auth` (the HTTP API's keys) and `http` (serving) are read. Every problem of a file is
 //! collected and reported together ([`SpicepodError`]).
 //!
 //! Params split in two: host params ([`HOST_PARAMS`]: AWS settings, limiter, codec pin),
 //! validated here and never sent to a codec, and model params (everything else), passed to the
 //! model's codec in file order as strings. The codec validates those later;
-//! [`unknown_param_warnings`] helps the caller warn about names the codec does not know.
+//! [`unknown_params`] refuses names the codec does not declare.
 
 mod entry;
 mod error;
@@ -117,7 +117,7 @@ pub struct Spicepod {
     pub path: PathBuf,
     pub name: String,
     pub embeddings: Vec<EmbeddingModel>,
-    /// `runtime:` (only `auth.api-key` is read).
+    /// `runtime:` (`auth` and `http`).
     pub runtime: RuntimeConfig,
 }
 
@@ -231,24 +231,33 @@ impl Spicepod {
     }
 }
 
-/// Warnings for model params the model's codec does not know (`known`), with a
-/// "did you mean" suggestion among `known` and the host params.
-pub fn unknown_param_warnings(path: &Path, model: &EmbeddingModel, known: &[&str]) -> Vec<String> {
+/// Params of `model` its codec does not declare, one error each with a did-you-mean
+/// (among the codec's params and the host params), for `check` and every load to refuse (the
+/// caller prefixes the entry's file and line).
+///
+/// `known` are the names in the codec's `info().params`. WIT 0.1 has no flag for free-form
+/// params, so a spec name ending in `*` is a pattern: `*` passes every other param through to
+/// the codec's own `check`, `extra_*` those starting with `extra_`.
+pub fn unknown_params(model: &EmbeddingModel, known: &[&str]) -> Vec<String> {
+    let (patterns, names): (Vec<&str>, Vec<&str>) = known.iter().partition(|k| k.ends_with('*'));
+    let passes = |k: &str| {
+        names.contains(&k)
+            || patterns
+                .iter()
+                .any(|p| k.starts_with(p.trim_end_matches('*')))
+    };
     model
         .params
         .iter()
-        .filter(|(k, _)| !known.contains(&k.as_str()))
+        .filter(|(k, _)| !passes(k))
         .map(|(k, _)| {
-            let hint = match did_you_mean(k, known.iter().chain(HOST_PARAMS).copied()) {
+            let hint = match did_you_mean(k, names.iter().chain(HOST_PARAMS).copied()) {
                 Some(s) => format!(": did you mean `{s}`?"),
-                None if known.is_empty() => ": this model takes no params".to_string(),
-                None => format!(": this model takes {}", known.join(", ")),
+                None if names.is_empty() => ": this model takes no params".to_string(),
+                None => format!(": this model takes {}", names.join(", ")),
             };
             format!(
-                "{}:{}: embeddings {:?}: params.{k}: unknown param of model {}, passed on unchecked{hint}",
-                path.display(),
-                model.line,
-                model.name,
+                "params.{k}: unknown param of model {}{hint}",
                 model.model_id
             )
         })

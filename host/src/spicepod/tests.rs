@@ -135,7 +135,9 @@ fn warnings_for_literal_credentials_near_miss_params_and_ignored_profile() {
     let w = loaded.warnings.join("\n");
     assert!(w.contains("spicepod.yaml:8: embeddings[0] \"t\": params.aws_access_key_id: is written in the file: keep credentials out of it with `${ secrets:AWS_ACCESS_KEY_ID }`"), "{w}");
     assert!(w.contains("params.aws_profile: is ignored"), "{w}");
-    assert!(w.contains("spicepod.yaml:11: embeddings[0] \"t\": params.max_concurent_invocations: not a host param, so it goes to the model's codec: did you mean `max_concurrent_invocations`?"), "{w}");
+    // A near miss of a host param goes to the codec's param check, which refuses it with
+    // the suggestion (`unknown_params_are_errors_with_a_suggestion`).
+    assert!(!w.contains("max_concurent_invocations"), "{w}");
     assert!(!w.contains("literal-secret-in-file"));
     let m = &loaded.spicepod.embeddings[0];
     assert_eq!(
@@ -149,25 +151,36 @@ fn warnings_for_literal_credentials_near_miss_params_and_ignored_profile() {
 }
 
 #[test]
-fn unknown_param_warnings_suggest() {
+fn unknown_params_are_errors_with_a_suggestion() {
     let text = pod(
-        "- from: bedrock:amazon.titan-embed-text-v2:0\n  name: t\n  params:\n    dimension: 256\n    colour: red\n",
+        "- from: bedrock:amazon.titan-embed-text-v2:0\n  name: t\n  params:\n    dimension: 256\n    colour: red\n    max_concurent_invocations: 3\n",
     );
     let loaded = parse(&text).unwrap_or_else(|e| panic!("{e}"));
     let m = &loaded.spicepod.embeddings[0];
-    let w = unknown_param_warnings(Path::new("spicepod.yaml"), m, &["dimensions", "normalize"]);
-    assert_eq!(w.len(), 2);
+    let errors = unknown_params(m, &["dimensions", "normalize"]);
     assert_eq!(
-        w[0],
-        "spicepod.yaml:5: embeddings \"t\": params.dimension: unknown param of model amazon.titan-embed-text-v2:0, passed on unchecked: did you mean `dimensions`?"
+        errors,
+        vec![
+            "params.dimension: unknown param of model amazon.titan-embed-text-v2:0: did you mean `dimensions`?".to_string(),
+            "params.colour: unknown param of model amazon.titan-embed-text-v2:0: this model takes dimensions, normalize".to_string(),
+            "params.max_concurent_invocations: unknown param of model amazon.titan-embed-text-v2:0: did you mean `max_concurrent_invocations`?".to_string(),
+        ]
     );
-    assert!(
-        w[1].ends_with("this model takes dimensions, normalize"),
-        "{}",
-        w[1]
+    assert!(unknown_params(m, &["dimension", "colour", "max_concurent_invocations"]).is_empty());
+    assert_eq!(unknown_params(m, &[]).len(), 3);
+}
+
+#[test]
+fn a_star_spec_passes_free_form_params_through() {
+    let text = pod(
+        "- from: bedrock:amazon.titan-embed-text-v2:0\n  name: t\n  params:\n    dimensions: 256\n    extra_top_k: 3\n    anything: x\n",
     );
-    assert!(
-        unknown_param_warnings(Path::new("spicepod.yaml"), m, &["dimension", "colour"]).is_empty()
+    let loaded = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let m = &loaded.spicepod.embeddings[0];
+    assert!(unknown_params(m, &["dimensions", "*"]).is_empty());
+    assert_eq!(
+        unknown_params(m, &["dimensions", "extra_*"]),
+        vec!["params.anything: unknown param of model amazon.titan-embed-text-v2:0: this model takes dimensions".to_string()]
     );
 }
 

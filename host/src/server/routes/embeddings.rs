@@ -1,11 +1,10 @@
 //! `POST /v1/embeddings`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::codec::CodecError;
@@ -15,35 +14,47 @@ use crate::server::error::ApiError;
 use crate::server::metrics;
 use crate::server::openai::{EmbeddingsRequest, EmbeddingsResponse, EncodingFormat};
 
-pub async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let mut model_label = metrics::NO_MODEL;
     let result = embed(&state, &headers, body, &mut model_label).await;
     match result {
         Ok(response) => response,
         Err(err) => {
+            // Logged (with the request id and the operator's detail) by `request_id::tag`.
             metrics::request_failed(model_label, err.status.as_u16(), err.code);
-            if err.status.is_server_error() {
-                tracing::warn!(
-                    model = model_label,
-                    status = err.status.as_u16(),
-                    code = err.code,
-                    "{}",
-                    err.message
-                );
-            } else {
-                tracing::debug!(
-                    model = model_label,
-                    status = err.status.as_u16(),
-                    code = err.code,
-                    "{}",
-                    err.message
-                );
+            let close = err.code == "body_timeout";
+            let mut response = err.into_response();
+            if close {
+                // The rest of the body may still be on its way: this connection is done.
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
-            err.into_response()
+            response
+        }
+    }
+}
+
+/// The whole body within `deadline` (not per chunk: a client trickling a byte at a time
+/// cannot hold the request open), at most `limit` bytes.
+async fn read_body(body: Body, limit: usize, deadline: Duration) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(ApiError::body_timeout(deadline)),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(err)) => {
+            let err = err.into_inner();
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
+            while let Some(e) = source {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    return Err(ApiError::body_too_large(limit));
+                }
+                source = e.source();
+            }
+            Err(ApiError::invalid(
+                "body",
+                "unreadable_body",
+                format!("could not read the request body: {err}"),
+            ))
         }
     }
 }
@@ -52,23 +63,18 @@ pub async fn create(
 async fn embed<'s>(
     state: &'s AppState,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
     model_label: &mut &'s str,
 ) -> Result<Response, ApiError> {
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::body_too_large(state.limits.max_body_bytes)
-        } else {
-            ApiError::invalid(
-                "body",
-                "unreadable_body",
-                format!("could not read the request body: {}", rejection.body_text()),
-            )
-        }
-    })?;
+    let body = read_body(
+        body,
+        state.limits.max_body_bytes,
+        state.http.body_read_timeout,
+    )
+    .await?;
     let request = EmbeddingsRequest::parse(&body, state.limits.max_inputs)?;
     drop(body);
     let model = state
