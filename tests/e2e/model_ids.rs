@@ -9,8 +9,8 @@
 //! imported-model ARNs); docs/BEDROCK-WIRE.md collects both.
 
 use bedrock_embed::model_id::{self, Arn, BaseModel, base_model};
-use bedrock_emulator::ErrorCode;
-use bedrock_emulator::model_id::resolve;
+use bedrock_emulator::model_id::{self as emulator_model_id, INVALID_MODEL_IDENTIFIER};
+use bedrock_emulator::{ApiError, ApplicationProfiles, ErrorCode, ResolvedModel};
 
 /// The system-defined inference-profile prefixes AWS documents.
 const AWS_PROFILE_PREFIXES: &[&str] = &[
@@ -24,6 +24,22 @@ const BASE_IDS: &[&str] = &[
     "cohere.embed-english-v3",
     "cohere.embed-v4:0",
 ];
+
+/// The emulator's reading of `id`, with no application inference profiles configured.
+fn resolve(id: &str, region: &str, account: &str) -> Result<ResolvedModel, ApiError> {
+    emulator_model_id::resolve(id, region, account, &ApplicationProfiles::new())
+}
+
+/// What Bedrock answers for an id it cannot invoke: 400 ValidationException "The provided
+/// model identifier is invalid." (not a 404).
+fn assert_invalid_identifier(result: Result<ResolvedModel, ApiError>, what: &str) {
+    let err = result.expect_err(what);
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (ErrorCode::ValidationException, INVALID_MODEL_IDENTIFIER),
+        "{what}"
+    );
+}
 
 fn known(id: &str) -> BaseModel {
     BaseModel::Known(id.to_string())
@@ -100,11 +116,7 @@ fn arn_forms_aws_documents() {
             ),
             ("bedrock", "us-west-2", "123456789012", kind)
         );
-        assert_eq!(
-            resolve(&arn, "x", "y").unwrap_err().code,
-            ErrorCode::ResourceNotFoundException,
-            "{arn}"
-        );
+        assert_invalid_identifier(resolve(&arn, "x", "y"), &arn);
     }
 }
 
@@ -113,10 +125,6 @@ fn look_alikes_are_not_profiles() {
     for id in ["xx.cohere.embed-v4:0", "usa.cohere.embed-v4:0", "us"] {
         assert_eq!(base_model(id), known(id), "{id}");
         assert!(model_id::is_plain(id), "{id}");
-        assert_eq!(
-            resolve(id, "r", "a").unwrap_err().code,
-            ErrorCode::ResourceNotFoundException,
-            "{id}"
-        );
+        assert_invalid_identifier(resolve(id, "r", "a"), id);
     }
 }
