@@ -1034,9 +1034,16 @@ async fn secrets_appear_in_no_http_body_metrics_or_server_log() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = post_embeddings(&client, &server, key, "wrong").await;
     assert_eq!(status, 502, "{body}");
+    // The client gets what it can act on and the request id; which param to fix is the
+    // operator's, in the log under that id (checked below).
+    let error: Value = serde_json::from_str(&body).unwrap();
+    let wrong_id = error["error"]["request_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a request id in the 502: {body}"))
+        .to_string();
     assert!(
-        body.contains("aws_secret_access_key"),
-        "the 502 names the param to fix: {body}"
+        !body.contains("aws_secret_access_key"),
+        "the param name is the operator's detail: {body}"
     );
     assert_no_secret("a 502 body", &body);
     // Whatever the API-key check answers (`run` does not enforce runtime.auth yet), the body
@@ -1055,6 +1062,14 @@ async fn secrets_appear_in_no_http_body_metrics_or_server_log() {
     }
     let output = server.stop().await;
     assert!(output.contains("DEBUG"), "debug logging is on:\n{output}");
+    let line = output
+        .lines()
+        .find(|l| l.contains(&wrong_id))
+        .unwrap_or_else(|| panic!("no log line with {wrong_id}:\n{output}"));
+    assert!(
+        line.contains("aws_secret_access_key"),
+        "the log names the param to fix: {line}"
+    );
     assert_no_secret("the server's output", &output);
 }
 
@@ -1082,12 +1097,19 @@ async fn a_model_the_policy_denies_answers_an_actionable_502_and_the_others_keep
     let (status, body) = post_embeddings(&client, &server, "", "cohere").await;
     assert_eq!(status, 502, "{body}");
     let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["code"], "bedrock_access_denied", "{body}");
+    let request_id = error["error"]["request_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a request id in the 502: {body}"))
+        .to_string();
+    // The client hears that retrying will not help and where the detail is; the IAM action
+    // and ARN to grant are the operator's.
     let message = error["error"]["message"].as_str().unwrap();
-    assert!(message.contains("bedrock:InvokeModel"), "{message}");
+    assert!(message.contains("not allowed to invoke"), "{message}");
+    assert!(message.contains("request id"), "{message}");
+    let arn = format!("arn:aws:bedrock:us-east-1::foundation-model/{COHERE}");
     assert!(
-        message.contains(&format!(
-            "arn:aws:bedrock:us-east-1::foundation-model/{COHERE}"
-        )),
+        !message.contains("bedrock:InvokeModel") && !message.contains(&arn),
         "{message}"
     );
 
@@ -1095,7 +1117,16 @@ async fn a_model_the_policy_denies_answers_an_actionable_502_and_the_others_keep
         let (status, body) = post_embeddings(&client, &server, "", "titan").await;
         assert_eq!(status, 200, "{body}");
     }
-    server.stop().await;
+    let output = server.stop().await;
+    // The operator's log line, under the client's request id, says what to grant.
+    let line = output
+        .lines()
+        .find(|l| l.contains(&request_id))
+        .unwrap_or_else(|| panic!("no log line with {request_id}:\n{output}"));
+    assert!(
+        line.contains("bedrock:InvokeModel") && line.contains(&arn),
+        "{line}"
+    );
     // Denied once, not retried.
     let denied = emulator
         .requests()

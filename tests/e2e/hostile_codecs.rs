@@ -14,6 +14,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bedrock_embed::codec::{Catalog, CodecError, RequestOptions};
+use bedrock_embed::server::{ErrorDetail, HttpConfig};
 use bedrock_embed_tests::codec_dir::{Served, embedder_over, guest_wasm, install, sandbox_with};
 use bedrock_embed_tests::hosted::{emulator_secrets, entry, spicepod_text};
 use serde_json::json;
@@ -271,15 +272,36 @@ async fn over_http_a_trapping_codec_fails_its_request_and_the_others_are_served(
     let embedder = embedder_over(&catalog, &text, &emulator_secrets(&emulator))
         .await
         .expect("models build");
-    let served = Served::start(Arc::new(embedder)).await;
+    let embedder = Arc::new(embedder);
+    let served = Served::start(embedder.clone()).await;
     for _ in 0..3 {
         let (status, body) = served.embed("bad", json!("x")).await;
         assert_eq!(status, 500, "{body}");
         assert_eq!(body["error"]["code"], "codec_trap", "{body}");
+        // The client hears that the codec failed and gets the id to quote; which codec file
+        // trapped, and how, is the operator's.
+        assert!(body["error"]["request_id"].is_string(), "{body}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
-        assert_has(message, &["test-misbehave", "unreachable"]);
+        assert_has(message, &["codec failed", "request id"]);
+        assert!(!message.contains("unreachable"), "{message}");
         let (status, body) = served.embed("titan", json!("still served")).await;
         assert_eq!(status, 200, "{body}");
     }
     served.stop().await;
+    // With `runtime.http.error_detail: full` the answer carries the operator's detail.
+    let full = Served::start_with(
+        embedder,
+        HttpConfig {
+            error_detail: Some(ErrorDetail::Full),
+            ..HttpConfig::default()
+        },
+    )
+    .await;
+    let (status, body) = full.embed("bad", json!("x")).await;
+    assert_eq!(status, 500, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert_has(message, &["test-misbehave", "unreachable"]);
+    let (status, body) = full.embed("titan", json!("still served")).await;
+    assert_eq!(status, 200, "{body}");
+    full.stop().await;
 }

@@ -152,11 +152,16 @@ pub struct Served {
 
 impl Served {
     pub async fn start(embedder: Arc<Embedder>) -> Self {
+        Self::start_with(embedder, server::HttpConfig::default()).await
+    }
+
+    /// With `http` as `runtime.http` (e.g. `error_detail: full`).
+    pub async fn start_with(embedder: Arc<Embedder>, http: server::HttpConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = AppState::new(embedder);
+        let state = AppState::new(embedder).with_http(http);
         state.set_ready(true);
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, state, async move {

@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::aws::FailureKind;
-use crate::codec::TrapKind;
+use crate::codec::{RouteError, TrapKind};
 use crate::embedder::EmbedError;
 use crate::failure::Failure;
 
@@ -225,7 +225,12 @@ impl ApiError {
         let mut out = if failure.is_client_fault() {
             Self::new(status, kind, code, full)
         } else {
-            Self::new(status, kind, code, client_message(failure)).detail(full)
+            let message = match err {
+                EmbedError::NoCodec { source, .. } => no_codec_message(source),
+                _ => None,
+            };
+            let message = message.unwrap_or_else(|| client_message(failure).to_string());
+            Self::new(status, kind, code, message).detail(full)
         };
         out.permanent = failure.is_permanent();
         out.param = match failure {
@@ -330,6 +335,18 @@ fn status_of(failure: Failure) -> (StatusCode, &'static str, &'static str) {
     }
 }
 
+/// A removed codec's model-id prefix is what a client can quote and wait for (the codec's file
+/// stays in the operator's detail).
+fn no_codec_message(source: &RouteError) -> Option<String> {
+    match source {
+        RouteError::RemovedPrefix { prefix, .. } => Some(format!(
+            "no codec serves the model prefix {prefix:?} right now (its codec was removed): retry \
+             later; the server's operator has the details in its log under this answer's request id"
+        )),
+        _ => None,
+    }
+}
+
 /// What a client can act on, for the failures whose full message is the operator's.
 fn client_message(failure: Failure) -> &'static str {
     use FailureKind as K;
@@ -418,7 +435,7 @@ impl std::fmt::Display for ApiError {
 mod tests {
     use super::*;
     use crate::aws::InvokeFailure;
-    use crate::codec::{CodecError, RouteError};
+    use crate::codec::CodecError;
 
     fn failure(kind: FailureKind, code: Option<&str>, detail: Option<&str>) -> EmbedError {
         EmbedError::Bedrock {
@@ -757,6 +774,41 @@ mod tests {
                 .contains("limiter_max_wait (30s)"),
             "{body}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_removed_codec_names_its_prefix_to_the_client_and_its_file_to_the_operator() {
+        let err = EmbedError::NoCodec {
+            model: "echo".into(),
+            source: Box::new(RouteError::RemovedPrefix {
+                model_id: "example.echo-embed-v1".into(),
+                prefix: "example.echo-embed-".into(),
+                codec: "template".into(),
+                source_desc: "/srv/pod/codecs/template.wasm".into(),
+            }),
+        };
+        let api = ApiError::from_embed(&err);
+        let (status, headers, body) =
+            body_json(api.render(Some("req-9"), ErrorDetail::Client)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            headers.get(SHOULD_RETRY).is_none(),
+            "a swap may bring it back"
+        );
+        assert_eq!(body["error"]["code"], "codec_unavailable");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("\"example.echo-embed-\""), "{message}");
+        assert!(!message.contains("/srv/pod"), "{message}");
+        assert_eq!(api.detail.as_deref(), Some(err.to_string().as_str()));
+        // Other route errors keep the generic message.
+        let other = ApiError::from_embed(&EmbedError::NoCodec {
+            model: "m".into(),
+            source: Box::new(RouteError::UnknownCodec {
+                name: "x".into(),
+                available: "titan".into(),
+            }),
+        });
+        assert_eq!(other.message, client_message(Failure::NoCodec));
     }
 
     #[tokio::test]
