@@ -174,7 +174,8 @@ fn killed_midway_with_sigkill_then_resumed_gives_every_line_once_in_order() {
         assert_eq!(line["id"], format!("doc-{i}"), "line {i}");
         assert_eq!(
             vector(line),
-            bedrock_emulator::embed(&text_of(i), 1024, true),
+            // The spicepod sends input_type search_document, which the emulator embeds as.
+            bedrock_emulator::embed_as(&text_of(i), 1024, true, Some("search_document")),
             "line {i}"
         );
     }
@@ -463,7 +464,8 @@ async fn an_interrupted_job_resumes() {
         assert_eq!(line["index"], i);
         assert_eq!(
             vector(line),
-            bedrock_emulator::embed(&text_of(i), 1024, true),
+            // The spicepod sends input_type search_document, which the emulator embeds as.
+            bedrock_emulator::embed_as(&text_of(i), 1024, true, Some("search_document")),
             "line {i}"
         );
     }

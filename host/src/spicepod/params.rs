@@ -54,12 +54,26 @@ pub fn did_you_mean<'a>(
     let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
     let w = norm(word);
     let limit = (w.chars().count() / 3).clamp(1, 3);
-    candidates
-        .into_iter()
-        .map(|c| (strsim::levenshtein(&w, &norm(c)), c))
-        .filter(|(d, c)| *d <= limit && *c != word)
+    let candidates: Vec<&'a str> = candidates.into_iter().filter(|c| *c != word).collect();
+    let close = candidates
+        .iter()
+        .map(|c| (strsim::levenshtein(&w, &norm(c)), *c))
+        .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+    // Else a key missing a word: `header_timeout` for `header_read_timeout` (two words or more,
+    // all of them the candidate's, in order).
+    close.or_else(|| {
+        let words: Vec<&str> = w.split('_').filter(|s| !s.is_empty()).collect();
+        if words.len() < 2 {
+            return None;
+        }
+        candidates.into_iter().find(|c| {
+            let c = norm(c);
+            let mut theirs = c.split('_');
+            words.iter().all(|w| theirs.any(|t| t == *w))
+        })
+    })
 }
 
 /// `Ok(n)` when `value` is a whole number within `range`; else the reason (without the fix).
@@ -251,5 +265,13 @@ mod tests {
         );
         assert_eq!(did_you_mean("colour", ["dimensions"]), None);
         assert_eq!(did_you_mean("dimensions", ["dimensions"]), None);
+        // A key missing a word.
+        let http = ["header_read_timeout", "body_read_timeout", "keep_alive"];
+        assert_eq!(
+            did_you_mean("header_timeout", http),
+            Some("header_read_timeout")
+        );
+        assert_eq!(did_you_mean("read_header_timeout", http), None);
+        assert_eq!(did_you_mean("timeout", http), None);
     }
 }
