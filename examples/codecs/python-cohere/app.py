@@ -92,7 +92,7 @@ def _config(model_id: str, params: list[Param], options: RequestOptions) -> dict
     return {
         "dimensions": dims,
         "input_type": choice("input_type", INPUT_TYPES, "search_document"),
-        "truncate": choice("truncate", TRUNCATE, None),
+        "truncate": choice("truncate", TRUNCATE, "NONE"),
     }
 
 
@@ -118,9 +118,10 @@ class Codec(exports.Codec):
                 ),
                 ParamSpec(
                     "truncate",
-                    "What Bedrock does with a text that is too long: NONE refuses it, LEFT drops "
-                    "the start, RIGHT (Bedrock's default) the end.",
-                    None,
+                    "What Bedrock does with a text that is too long: NONE (default) refuses it, "
+                    "LEFT drops the start, RIGHT the end. Always sent: Bedrock's own default "
+                    "differs between its doc versions.",
+                    "NONE",
                     TRUNCATE,
                 ),
             ],
@@ -152,9 +153,8 @@ class Codec(exports.Codec):
                 "input_type": config["input_type"],
                 "embedding_types": ["float"],
                 "output_dimension": config["dimensions"],
+                "truncate": config["truncate"],
             }
-            if config["truncate"] is not None:
-                body["truncate"] = config["truncate"]
             calls.append(Invocation(body=json.dumps(body).encode(), input_count=len(texts)))
         return calls
 
