@@ -54,6 +54,18 @@ pub enum ProblemKind {
     Notice,
 }
 
+impl From<&crate::secrets::RefError> for ProblemKind {
+    /// The kind of problem a `${ secrets:… }` reference that did not resolve is.
+    fn from(e: &crate::secrets::RefError) -> Self {
+        use crate::secrets::RefError;
+        match e {
+            RefError::Missing { .. } => Self::MissingSecret,
+            RefError::Empty { .. } => Self::EmptySecret,
+            _ => Self::BadSecretRef,
+        }
+    }
+}
+
 /// The entry a problem is about: `embeddings[index]` and its name when known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryRef {

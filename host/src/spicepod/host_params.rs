@@ -7,7 +7,7 @@ use super::params::{
     did_you_mean,
 };
 use super::{AwsParams, CodecChoice, Cx, LimitParams};
-use crate::secrets::{self, RefError, Secret};
+use crate::secrets::{self, Secret};
 
 impl Cx<'_> {
     /// Splits and checks params. `None` when any host param is invalid.
@@ -38,11 +38,7 @@ impl Cx<'_> {
                 Ok(r) => r,
                 Err(errors) => {
                     for e in errors {
-                        let kind = match e {
-                            RefError::Missing { .. } => ProblemKind::MissingSecret,
-                            RefError::Empty { .. } => ProblemKind::EmptySecret,
-                            _ => ProblemKind::BadSecretRef,
-                        };
+                        let kind = ProblemKind::from(&e);
                         self.err(problem(kind, e.to_string()));
                     }
                     continue;

@@ -22,7 +22,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::Cx;
 use super::error::{Problem, ProblemKind};
-use crate::secrets::{self, RefError, Secret};
+use crate::secrets::{self, Secret};
 
 /// `runtime.caching.embeddings`, when on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,11 +245,7 @@ impl Cx<'_> {
             Ok(r) => r,
             Err(errors) => {
                 for e in errors {
-                    let kind = match e {
-                        RefError::Missing { .. } => ProblemKind::MissingSecret,
-                        RefError::Empty { .. } => ProblemKind::EmptySecret,
-                        _ => ProblemKind::BadSecretRef,
-                    };
+                    let kind = ProblemKind::from(&e);
                     self.err(Problem::new(kind, e.to_string()).at(line).key(key));
                 }
                 return None;

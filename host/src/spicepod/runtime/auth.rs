@@ -14,7 +14,7 @@ use serde_yaml::Value;
 
 use super::super::Cx;
 use super::super::error::{Problem, ProblemKind};
-use crate::secrets::{self, RefError, Secret};
+use crate::secrets::{self, Secret};
 
 /// `runtime.auth.api-key` with `enabled` true: one of `keys` is required on every request.
 #[derive(Debug, Clone)]
@@ -119,11 +119,7 @@ impl Cx<'_> {
                 Ok(r) => r,
                 Err(errors) => {
                     for e in errors {
-                        let kind = match e {
-                            RefError::Missing { .. } => ProblemKind::MissingSecret,
-                            RefError::Empty { .. } => ProblemKind::EmptySecret,
-                            _ => ProblemKind::BadSecretRef,
-                        };
+                        let kind = ProblemKind::from(&e);
                         self.err(Problem::new(kind, e.to_string()).at(line).key(key.clone()));
                     }
                     continue;
