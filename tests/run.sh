@@ -11,6 +11,18 @@ rustup target add wasm32-wasip2 >/dev/null 2>&1 || {
   exit 1
 }
 
+# System packages the tests use, from Debian's archive when missing (as root, else with sudo):
+# redis-server (tests/e2e/scale_out.rs runs a real one per test and fails, never skips, without
+# it) and node >= 18 with npm (the SigV4 signer and Vercel AI SDK tests).
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+{ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; } || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "installing ${missing[*]} (needed by the tests) from Debian's packages"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
 echo "== guest codec cores (native unit tests)"
 cargo test --manifest-path guests/Cargo.toml
 
