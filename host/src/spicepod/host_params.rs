@@ -4,7 +4,7 @@
 use super::error::{EntryRef, Problem, ProblemKind, q};
 use super::params::{
     self, CREDENTIAL_PARAMS, HOST_PARAMS, MAX_CONCURRENT_RANGE, REQUESTS_PER_MIN_RANGE,
-    did_you_mean,
+    TOKENS_PER_DAY_RANGE, TOKENS_PER_MIN_RANGE, did_you_mean,
 };
 use super::{AwsParams, CodecChoice, Cx, LimitParams};
 use crate::secrets::{self, Secret};
@@ -174,6 +174,24 @@ impl Cx<'_> {
                         Err(why) => self.err(problem(
                             ProblemKind::InvalidLimit,
                             format!("{shown} {why}: use a whole number from {} to {}", range.0, range.1),
+                        )),
+                    }
+                }
+                "tokens_per_min_limit" | "tokens_per_day_limit" => {
+                    let range = if key == "tokens_per_min_limit" {
+                        TOKENS_PER_MIN_RANGE
+                    } else {
+                        TOKENS_PER_DAY_RANGE
+                    };
+                    match params::parse_whole(&value, range) {
+                        Ok(n) if key == "tokens_per_min_limit" => limits.tokens_per_min_limit = Some(n),
+                        Ok(n) => limits.tokens_per_day_limit = Some(n),
+                        Err(why) => self.err(problem(
+                            ProblemKind::InvalidLimit,
+                            format!(
+                                "{shown} {why}: use a whole number of tokens from {} to {}, or remove it for no token limit",
+                                range.0, range.1
+                            ),
                         )),
                     }
                 }

@@ -28,7 +28,7 @@ use serde_yaml::Value;
 pub use self::error::{EntryRef, Problem, ProblemKind, SpicepodError};
 pub use self::params::{
     CREDENTIAL_PARAMS, HOST_PARAMS, MAX_CONCURRENT_RANGE, MAX_WAIT_RANGE, REQUESTS_PER_MIN_RANGE,
-    did_you_mean,
+    TOKENS_PER_DAY_RANGE, TOKENS_PER_MIN_RANGE, did_you_mean,
 };
 pub use self::runtime::{ApiKeyAuth, RuntimeConfig};
 pub use self::scale_out::{EmbeddingsCacheConfig, RedisConfig, parse_duration, parse_size};
@@ -63,6 +63,11 @@ pub struct CodecChoice {
 pub struct LimitParams {
     pub max_concurrent_invocations: u32,
     pub requests_per_min_limit: u32,
+    /// `tokens_per_min_limit`: input tokens a minute (AWS's per-model tokens-per-minute quota of
+    /// the bedrock-runtime endpoint). `None`: no token limit.
+    pub tokens_per_min_limit: Option<u64>,
+    /// `tokens_per_day_limit`: input tokens a day (AWS's tokens-per-day quota). `None`: none.
+    pub tokens_per_day_limit: Option<u64>,
     /// `limiter_max_wait`: how long an HTTP request may wait for the limiter before it answers
     /// 429 (the bulk `embed` job always waits).
     pub max_wait: std::time::Duration,
@@ -79,6 +84,8 @@ impl Default for LimitParams {
         Self {
             max_concurrent_invocations: 40,
             requests_per_min_limit: 1500,
+            tokens_per_min_limit: None,
+            tokens_per_day_limit: None,
             max_wait: DEFAULT_MAX_WAIT,
         }
     }

@@ -10,6 +10,8 @@ pub const HOST_PARAMS: &[&str] = &[
     "aws_endpoint_url",
     "max_concurrent_invocations",
     "requests_per_min_limit",
+    "tokens_per_min_limit",
+    "tokens_per_day_limit",
     "limiter_max_wait",
     "codec",
     "base_model",
@@ -24,6 +26,11 @@ pub const CREDENTIAL_PARAMS: &[&str] = &[
 
 pub const MAX_CONCURRENT_RANGE: (u32, u32) = (1, 10_000);
 pub const REQUESTS_PER_MIN_RANGE: (u32, u32) = (1, 1_000_000);
+/// `tokens_per_min_limit` range: Bedrock's applied per-minute token quotas are in the
+/// hundreds of thousands to millions.
+pub const TOKENS_PER_MIN_RANGE: (u64, u64) = (1, 1_000_000_000);
+/// `tokens_per_day_limit` range (AWS's default is the per-minute quota × 1,440).
+pub const TOKENS_PER_DAY_RANGE: (u64, u64) = (1, 1_000_000_000_000);
 /// `limiter_max_wait` range: 0 s (answer 429 whenever the limiter would make a request wait)
 /// to an hour.
 pub const MAX_WAIT_RANGE: (std::time::Duration, std::time::Duration) = (
@@ -78,6 +85,11 @@ pub fn did_you_mean<'a>(
 
 /// `Ok(n)` when `value` is a whole number within `range`; else the reason (without the fix).
 pub fn parse_limit(value: &str, range: (u32, u32)) -> Result<u32, &'static str> {
+    parse_whole(value, (u64::from(range.0), u64::from(range.1))).map(|n| n as u32)
+}
+
+/// [`parse_limit`] for ranges past `u32` (token budgets).
+pub fn parse_whole(value: &str, range: (u64, u64)) -> Result<u64, &'static str> {
     let v = value.trim();
     if v.is_empty() {
         return Err("is empty");
@@ -95,8 +107,8 @@ pub fn parse_limit(value: &str, range: (u32, u32)) -> Result<u32, &'static str> 
     }
     match digits.parse::<u64>() {
         Ok(0) => Err("is not allowed"),
-        Ok(n) if n >= u64::from(range.0) && n <= u64::from(range.1) => Ok(n as u32),
-        Ok(n) if n < u64::from(range.0) => Err("is not allowed"),
+        Ok(n) if n >= range.0 && n <= range.1 => Ok(n),
+        Ok(n) if n < range.0 => Err("is not allowed"),
         _ => Err("is too large"),
     }
 }

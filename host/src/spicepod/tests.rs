@@ -49,6 +49,8 @@ fn the_docs_examples_load() {
     normalize: false
     max_concurrent_invocations: 8
     requests_per_min_limit: \"600\"
+    tokens_per_min_limit: \"300000\"
+    tokens_per_day_limit: 432000000
     aws_endpoint_url: http://127.0.0.1:4566
     codec: titan
     note: ${ env:STAGE }-x
@@ -87,6 +89,8 @@ fn the_docs_examples_load() {
         LimitParams {
             max_concurrent_invocations: 8,
             requests_per_min_limit: 600,
+            tokens_per_min_limit: Some(300_000),
+            tokens_per_day_limit: Some(432_000_000),
             max_wait: super::DEFAULT_MAX_WAIT,
         }
     );
@@ -471,6 +475,29 @@ fn cases() -> Vec<Case> {
             &[InvalidLimit],
             Some(8),
             &["\"1.5\" is not a whole number"],
+        ),
+        c(
+            "token limit 0",
+            entry("    tokens_per_min_limit: 0\n"),
+            &[InvalidLimit],
+            Some(8),
+            &[
+                "params.tokens_per_min_limit: \"0\" is not allowed: use a whole number of tokens from 1 to 1000000000, or remove it for no token limit",
+            ],
+        ),
+        c(
+            "daily token limit not a number",
+            entry("    tokens_per_day_limit: 300k\n"),
+            &[InvalidLimit],
+            Some(8),
+            &["params.tokens_per_day_limit: \"300k\" is not a whole number"],
+        ),
+        c(
+            "token limit too large",
+            entry("    tokens_per_min_limit: 1000000000000\n"),
+            &[InvalidLimit],
+            Some(8),
+            &["is too large"],
         ),
         c(
             "concurrency too large",
