@@ -130,9 +130,7 @@ impl LocalLimiter {
         if let Some(max_wait) = max_wait {
             let estimate = self.estimated_wait();
             if estimate > max_wait {
-                return Err(Shed {
-                    retry_after: estimate,
-                });
+                return Err(Shed::requests(estimate));
             }
         }
         let slot = Arc::clone(&self.slots).acquire_owned();
@@ -159,9 +157,7 @@ impl LocalLimiter {
             if let Some(d) = deadline
                 && slot > d
             {
-                return Err(Shed {
-                    retry_after: slot - now,
-                });
+                return Err(Shed::requests(slot - now));
             }
             if slot > now {
                 // (A sleep until `now` would still wait for the timer's next 1 ms tick.)
@@ -203,9 +199,7 @@ impl LocalLimiter {
     }
 
     fn shed_now(&self) -> Shed {
-        Shed {
-            retry_after: self.estimated_wait().max(self.interval),
-        }
+        Shed::requests(self.estimated_wait().max(self.interval))
     }
 }
 

@@ -16,9 +16,19 @@
 //! `runtime.redis.replicas` when set, else the number of replicas last seen alive in Redis.
 //! So the replicas together stay within the budget while Redis is down, and no request fails
 //! for it. When Redis answers again, the next attempt is shared again.
+//!
+//! ## Tokens
+//! With `tokens_per_min_limit` or `tokens_per_day_limit`, an attempt that got its slot and rate
+//! token then reserves its estimated input tokens ([`estimate`], [`tokens`]; shared:
+//! [`shared_tokens`]), right before it is sent, so the reservation is timed as Bedrock counts
+//! the call. The [`Permit`] carries the reservation; [`TokenHold::settle`] sets it to Bedrock's
+//! count. While Redis is down the local share is `limit / R` tokens, as for requests.
 
+pub mod estimate;
 pub mod local;
 pub mod shared;
+pub mod shared_tokens;
+pub mod tokens;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +36,8 @@ use std::time::Duration;
 use self::local::LocalPermit;
 pub use self::local::{BURST, LocalLimiter};
 use self::shared::{Lease, SharedLimiter};
+use self::shared_tokens::SharedTokens;
+use self::tokens::{LocalTokens, Reserved};
 use crate::redis_link::RedisLink;
 use crate::spicepod::LimitParams;
 
@@ -37,6 +49,19 @@ pub struct Limiter {
     /// replica never holds more than the whole cap, and its own waiters stay in FIFO order).
     local: LocalLimiter,
     shared: Option<Shared>,
+    /// `None` without a token limit.
+    tokens: Option<Tokens>,
+}
+
+/// The token budget of a model: this process's own, or the one shared in Redis (with its local
+/// share while Redis is down).
+#[derive(Debug)]
+enum Tokens {
+    Local(Arc<LocalTokens>),
+    Shared {
+        shared: Arc<SharedTokens>,
+        fallback: Mutex<Option<(u32, Arc<LocalTokens>)>>,
+    },
 }
 
 #[derive(Debug)]
@@ -51,6 +76,81 @@ struct Shared {
 pub struct Shed {
     /// When trying again is worth it: the limiter's current backlog.
     pub retry_after: Duration,
+    /// Which budget was full.
+    pub cause: ShedCause,
+}
+
+/// The budget a shed request found full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShedCause {
+    /// `requests_per_min_limit` or `max_concurrent_invocations`.
+    #[default]
+    Requests,
+    /// `tokens_per_min_limit` or `tokens_per_day_limit`.
+    Tokens,
+}
+
+impl Shed {
+    pub(crate) fn requests(retry_after: Duration) -> Self {
+        Self {
+            retry_after,
+            cause: ShedCause::Requests,
+        }
+    }
+}
+
+/// A call whose estimated tokens alone are over a token limit: it could never be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverTokenLimit {
+    pub estimate: u64,
+    pub limit: u64,
+    /// `tokens_per_min_limit` or `tokens_per_day_limit`.
+    pub param: &'static str,
+}
+
+/// The tokens reserved for one attempt: [`TokenHold::settle`] it with Bedrock's count. Dropped
+/// unsettled (the answer was lost), the estimate stays counted.
+#[derive(Debug)]
+pub struct TokenHold {
+    reserved: Reserved,
+    by: HeldBy,
+    model: Arc<str>,
+    settled: bool,
+}
+
+#[derive(Debug)]
+enum HeldBy {
+    Local(Arc<LocalTokens>),
+    Shared(Arc<SharedTokens>),
+}
+
+impl TokenHold {
+    /// Tokens reserved (the estimate).
+    pub fn reserved(&self) -> u64 {
+        self.reserved.tokens
+    }
+
+    /// Sets the reservation to `actual` tokens (Bedrock's count; 0 when it refused the call).
+    pub fn settle(mut self, actual: u64) {
+        self.settled = true;
+        metrics::counter!("bedrock_embed_tokens_settled_total", "model" => self.model.to_string())
+            .increment(actual);
+        match &self.by {
+            HeldBy::Local(l) => l.settle(&self.reserved, actual),
+            HeldBy::Shared(s) => s.settle(self.reserved, actual),
+        }
+    }
+}
+
+impl Drop for TokenHold {
+    fn drop(&mut self) {
+        if !self.settled {
+            match &self.by {
+                HeldBy::Local(l) => l.abandon(&self.reserved),
+                HeldBy::Shared(s) => s.abandon(),
+            }
+        }
+    }
 }
 
 /// The right to make one InvokeModel attempt. Dropping it frees the concurrency slot (and the
@@ -62,6 +162,8 @@ pub struct Permit {
     _fallback_slot: Option<LocalPermit>,
     slot_wait: Duration,
     rate_wait: Duration,
+    token_wait: Duration,
+    tokens: Option<TokenHold>,
     shared: bool,
 }
 
@@ -76,9 +178,20 @@ impl Permit {
         self.rate_wait
     }
 
+    /// Time spent waiting for room in the token budget, after the rate token.
+    pub fn token_wait(&self) -> Duration {
+        self.token_wait
+    }
+
     /// Total time `acquire` waited (for metrics: limiter wait per attempt).
     pub fn waited(&self) -> Duration {
-        self.slot_wait + self.rate_wait
+        self.slot_wait + self.rate_wait + self.token_wait
+    }
+
+    /// The attempt's token reservation, to settle once Bedrock answered (`None` without a
+    /// token limit).
+    pub fn take_tokens(&mut self) -> Option<TokenHold> {
+        self.tokens.take()
     }
 
     /// Whether the budget shared in Redis was used (false: this process's own or its share).
@@ -102,6 +215,8 @@ impl Limiter {
                 limits.requests_per_min_limit,
                 limits.max_concurrent_invocations,
             ),
+            tokens: LocalTokens::new(limits.tokens_per_min_limit, limits.tokens_per_day_limit)
+                .map(|t| Tokens::Local(Arc::new(t))),
             limits,
             shared: None,
         }
@@ -111,11 +226,42 @@ impl Limiter {
     /// the model key `model_key` (the model id as sent to Bedrock).
     pub fn shared(limits: LimitParams, redis: RedisLink, model_key: &str) -> Self {
         let mut limiter = Self::new(limits);
+        if limiter.tokens.is_some() {
+            limiter.tokens = Some(Tokens::Shared {
+                shared: Arc::new(SharedTokens::new(
+                    redis.clone(),
+                    model_key,
+                    limits.tokens_per_min_limit,
+                    limits.tokens_per_day_limit,
+                )),
+                fallback: Mutex::new(None),
+            });
+        }
         limiter.shared = Some(Shared {
             limiter: SharedLimiter::new(limits, redis, model_key),
             fallback: Mutex::new(None),
         });
         limiter
+    }
+
+    /// Whether `tokens` (a call's estimate) fit the token limits at all: a call over one could
+    /// never be sent.
+    pub fn check_tokens(&self, tokens: u64) -> Result<(), OverTokenLimit> {
+        let over = |limit: Option<u64>, param| match limit {
+            Some(limit) if tokens > limit => Err(OverTokenLimit {
+                estimate: tokens,
+                limit,
+                param,
+            }),
+            _ => Ok(()),
+        };
+        over(self.limits.tokens_per_min_limit, "tokens_per_min_limit")?;
+        over(self.limits.tokens_per_day_limit, "tokens_per_day_limit")
+    }
+
+    /// Whether a token budget is set.
+    pub fn limits_tokens(&self) -> bool {
+        self.tokens.is_some()
     }
 
     /// The settings this limiter enforces.
@@ -138,9 +284,93 @@ impl Limiter {
         self.shared.is_some()
     }
 
-    /// Waits for a concurrency slot, then for a rate token; with `max_wait`, gives up with a
-    /// [`Shed`] rather than wait longer (see the module docs). Cancel-safe.
-    pub async fn acquire(&self, max_wait: Option<Duration>) -> Result<Permit, Shed> {
+    /// Waits for a concurrency slot, then for a rate token, then (with a token limit) for room
+    /// for `tokens`, the attempt's estimate (checked with [`Limiter::check_tokens`] first); with
+    /// `max_wait`, gives up with a [`Shed`] rather than wait longer (see the module docs).
+    /// Cancel-safe.
+    pub async fn acquire(
+        &self,
+        max_wait: Option<Duration>,
+        tokens: u64,
+        model: &Arc<str>,
+    ) -> Result<Permit, Shed> {
+        let started = tokio::time::Instant::now();
+        let mut permit = self.acquire_request(max_wait).await?;
+        let Some(budget) = &self.tokens else {
+            return Ok(permit);
+        };
+        let deadline = max_wait.map(|w| started + w);
+        let asked = tokio::time::Instant::now();
+        let shed = |s: tokens::TokenShed| Shed {
+            retry_after: s.retry_after,
+            cause: ShedCause::Tokens,
+        };
+        let (reserved, by) = match budget {
+            Tokens::Local(local) => (
+                local.reserve(tokens, deadline).await.map_err(shed)?,
+                HeldBy::Local(Arc::clone(local)),
+            ),
+            Tokens::Shared { shared, fallback } => {
+                let got = if shared.redis().is_up() {
+                    shared.reserve(tokens, deadline).await.map_err(shed)?
+                } else {
+                    None
+                };
+                match got {
+                    Some(r) => (r, HeldBy::Shared(Arc::clone(shared))),
+                    None => {
+                        let share = self.token_fallback(fallback, shared);
+                        (
+                            share.reserve(tokens, deadline).await.map_err(shed)?,
+                            HeldBy::Local(share),
+                        )
+                    }
+                }
+            }
+        };
+        metrics::counter!("bedrock_embed_tokens_reserved_total", "model" => model.to_string())
+            .increment(reserved.tokens);
+        permit.token_wait = asked.elapsed();
+        metrics::histogram!("bedrock_embed_limiter_token_wait_seconds", "model" => model.to_string())
+            .record(permit.token_wait.as_secs_f64());
+        permit.tokens = Some(TokenHold {
+            reserved,
+            by,
+            model: Arc::clone(model),
+            settled: false,
+        });
+        Ok(permit)
+    }
+
+    /// The token share for now, rebuilt when the number of replicas changed.
+    fn token_fallback(
+        &self,
+        fallback: &Mutex<Option<(u32, Arc<LocalTokens>)>>,
+        shared: &SharedTokens,
+    ) -> Arc<LocalTokens> {
+        let replicas = shared.redis().replicas_for_share();
+        let mut current = fallback.lock().unwrap_or_else(|e| e.into_inner());
+        match &*current {
+            Some((n, limiter)) if *n == replicas => Arc::clone(limiter),
+            _ => {
+                let (per_min, per_day) = token_share_of(self.limits, replicas);
+                tracing::info!(
+                    replicas,
+                    tokens_per_min_limit = per_min,
+                    tokens_per_day_limit = per_day,
+                    "limiter: Redis is unreachable; using this replica's share of the token budget"
+                );
+                let limiter = Arc::new(
+                    LocalTokens::new(per_min, per_day).expect("a shared token budget has a limit"),
+                );
+                *current = Some((replicas, Arc::clone(&limiter)));
+                limiter
+            }
+        }
+    }
+
+    /// A concurrency slot and a rate token (see [`Limiter::acquire`]).
+    async fn acquire_request(&self, max_wait: Option<Duration>) -> Result<Permit, Shed> {
         let Some(shared) = &self.shared else {
             let slot = self.local.acquire(max_wait).await?;
             return Ok(Permit {
@@ -149,6 +379,8 @@ impl Limiter {
                 _slot: slot,
                 _lease: None,
                 _fallback_slot: None,
+                token_wait: Duration::ZERO,
+                tokens: None,
                 shared: false,
             });
         };
@@ -165,6 +397,8 @@ impl Limiter {
                         _slot: slot,
                         _lease: Some(got.lease),
                         _fallback_slot: None,
+                        token_wait: Duration::ZERO,
+                        tokens: None,
                         shared: true,
                     });
                 }
@@ -182,6 +416,8 @@ impl Limiter {
             _slot: slot,
             _lease: None,
             _fallback_slot: Some(share),
+            token_wait: Duration::ZERO,
+            tokens: None,
             shared: false,
         })
     }
@@ -218,6 +454,16 @@ pub fn share_of(limits: LimitParams, replicas: u32) -> (u32, u32) {
     )
 }
 
+/// One replica's share of the token budgets among `replicas`, rounded down, at least 1.
+pub fn token_share_of(limits: LimitParams, replicas: u32) -> (Option<u64>, Option<u64>) {
+    let r = u64::from(replicas.max(1));
+    let share = |l: Option<u64>| l.map(|l| (l / r).max(1));
+    (
+        share(limits.tokens_per_min_limit),
+        share(limits.tokens_per_day_limit),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +492,58 @@ mod tests {
         // Never 0: a replica can always make progress.
         assert_eq!(share_of(limits, 50), (12, 1));
         assert_eq!(interval_of(0), Duration::from_secs(60));
+        let tokens = LimitParams {
+            tokens_per_min_limit: Some(20_000),
+            tokens_per_day_limit: Some(1_000_000),
+            ..LimitParams::default()
+        };
+        assert_eq!(token_share_of(tokens, 3), (Some(6_666), Some(333_333)));
+        assert_eq!(token_share_of(LimitParams::default(), 3), (None, None));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_permit_carries_the_token_reservation_and_its_wait() {
+        let limits = LimitParams {
+            requests_per_min_limit: 60_000,
+            tokens_per_min_limit: Some(1_000),
+            ..LimitParams::default()
+        };
+        let l = Limiter::new(limits);
+        let model: Arc<str> = "m".into();
+        assert!(l.limits_tokens());
+        assert_eq!(
+            l.check_tokens(1_001),
+            Err(OverTokenLimit {
+                estimate: 1_001,
+                limit: 1_000,
+                param: "tokens_per_min_limit"
+            })
+        );
+        assert_eq!(l.check_tokens(1_000), Ok(()));
+        let mut p = l.acquire(None, 800, &model).await.unwrap();
+        let hold = p.take_tokens().expect("a reservation");
+        assert_eq!(hold.reserved(), 800);
+        drop(p);
+        hold.settle(100);
+        // 900 left: no wait.
+        let p = l
+            .acquire(Some(Duration::from_millis(10)), 900, &model)
+            .await
+            .unwrap();
+        assert_eq!(p.token_wait(), Duration::ZERO);
+        // Full: it waits for `p`'s settle until its deadline, then sheds.
+        let shed = l
+            .acquire(Some(Duration::from_secs(1)), 10, &model)
+            .await
+            .expect_err("over the budget");
+        assert_eq!(shed.cause, ShedCause::Tokens);
+        assert!(shed.retry_after > Duration::from_secs(60), "{shed:?}");
+        drop(p);
+        // Without a token limit nothing is reserved.
+        let mut p = Limiter::new(LimitParams::default())
+            .acquire(None, 10, &model)
+            .await
+            .unwrap();
+        assert!(p.take_tokens().is_none());
     }
 }

@@ -166,9 +166,7 @@ impl SharedLimiter {
     pub async fn acquire(&self, max_wait: Option<Duration>) -> Result<Option<Acquired>, Shed> {
         let started = Instant::now();
         let deadline = max_wait.map(|w| started + w);
-        let shed = Shed {
-            retry_after: self.interval,
-        };
+        let shed = Shed::requests(self.interval);
         let lease = {
             let _turn = match deadline {
                 None => self.lease_lock.lock().await,
@@ -244,7 +242,7 @@ impl SharedLimiter {
         };
         let wait = Duration::from_micros(wait_us.max(0) as u64);
         if reserved != 1 {
-            return Err(Shed { retry_after: wait });
+            return Err(Shed::requests(wait));
         }
         if !wait.is_zero() {
             tokio::time::sleep_until(got_turn + wait).await;
