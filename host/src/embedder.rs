@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use aws_sdk_bedrockruntime::error::SdkError;
 use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -23,6 +24,7 @@ use futures::future::try_join_all;
 use crate::aws::{InvokeFailure, classify};
 use crate::cache::{CacheKey, EmbeddingCache, KeyScope};
 use crate::codec::{CodecError, Registry, RequestOptions, RouteError};
+use crate::limiter::{ShedCause, TokenHold, estimate};
 use crate::models::Model;
 
 /// The header Bedrock reports input tokens in when the body does not.
@@ -101,7 +103,11 @@ pub enum EmbedError {
     },
     /// The limiter would make the request wait longer than `limiter_max_wait`.
     #[error(
-        "model {model:?} is at its request rate or concurrency limit: the request would wait longer than limiter_max_wait ({}); try again in {} s",
+        "model {model:?} is at its {} limit: the request would wait longer than limiter_max_wait ({}); try again in {} s",
+        match cause {
+            ShedCause::Requests => "request rate or concurrency",
+            ShedCause::Tokens => "token (tokens_per_min_limit / tokens_per_day_limit)",
+        },
         humantime::format_duration(*max_wait),
         retry_after.as_secs_f64().ceil().max(1.0)
     )]
@@ -109,6 +115,18 @@ pub enum EmbedError {
         model: String,
         max_wait: Duration,
         retry_after: Duration,
+        cause: ShedCause,
+    },
+    /// One call of the request needs more tokens (estimated) than a token limit allows at all.
+    #[error(
+        "model {model:?}: a call of this request may use up to {estimate} input tokens (estimated as its texts' UTF-8 bytes + 2 per text), more than the {limit} of {param}: send fewer or shorter inputs per request{}",
+        if *param == "tokens_per_min_limit" { ", or raise tokens_per_min_limit" } else { ", or raise tokens_per_day_limit" }
+    )]
+    TooManyTokens {
+        model: String,
+        estimate: u64,
+        limit: u64,
+        param: &'static str,
     },
     #[error("internal error: {0}")]
     Internal(String),
@@ -259,6 +277,12 @@ impl Embedder {
         }
 
         let sent = to_send.len();
+        // Each text's token estimate, in order: the codec batches texts in order, so a call's
+        // estimate is the sum over its `input_count` texts.
+        let text_tokens: Vec<u64> = to_send
+            .iter()
+            .map(|t| estimate::input_tokens([t.as_str()]))
+            .collect();
         let invocations = {
             let size: usize = to_send.iter().map(String::len).sum();
             let (codec, base, params) = (codec.clone(), base.clone(), model.params.clone());
@@ -271,28 +295,56 @@ impl Embedder {
             .await??
         };
         let invocation_count = invocations.len();
-
-        let calls = invocations.into_iter().map(|invocation| {
-            let (model, codec, base) = (model.clone(), codec.clone(), base.clone());
-            async move {
-                let reply = model.invoke(invocation.body, deadline).await?;
-                let count = invocation.input_count;
-                let params = model.params.clone();
-                let model_name = model.name.clone();
-                let embeddings = run_codec(codec.is_builtin(), reply.body.len(), move || {
-                    timed(&model_name, "decode", || {
-                        codec.decode(&base, &params, request_options, &reply.body, count)
-                    })
-                })
-                .await??;
-                let tokens = embeddings
-                    .input_tokens
-                    .map(u64::from)
-                    .or(reply.header_tokens)
-                    .unwrap_or(0);
-                Ok::<_, EmbedError>((embeddings.vectors, tokens, reply.attempts))
+        // A call over a token limit could never be sent: refuse the request before any is.
+        let mut next_text = 0usize;
+        let mut estimates = Vec::with_capacity(invocation_count);
+        for invocation in &invocations {
+            let end = (next_text + invocation.input_count as usize).min(text_tokens.len());
+            let tokens: u64 = text_tokens[next_text.min(end)..end].iter().sum();
+            next_text = end;
+            if let Err(over) = model.limiter.check_tokens(tokens) {
+                return Err(EmbedError::TooManyTokens {
+                    model: model.name.clone(),
+                    estimate: over.estimate,
+                    limit: over.limit,
+                    param: over.param,
+                });
             }
-        });
+            estimates.push(tokens);
+        }
+
+        let calls = invocations
+            .into_iter()
+            .zip(estimates)
+            .map(|(invocation, estimate)| {
+                let (model, codec, base) = (model.clone(), codec.clone(), base.clone());
+                async move {
+                    let mut reply = model.invoke(invocation.body, deadline, estimate).await?;
+                    let hold = reply.tokens.take();
+                    let count = invocation.input_count;
+                    let params = model.params.clone();
+                    let model_name = model.name.clone();
+                    let embeddings = run_codec(codec.is_builtin(), reply.body.len(), move || {
+                        timed(&model_name, "decode", || {
+                            codec.decode(&base, &params, request_options, &reply.body, count)
+                        })
+                    })
+                    .await??;
+                    let tokens = embeddings
+                        .input_tokens
+                        .map(u64::from)
+                        .or(reply.header_tokens)
+                        .unwrap_or(0);
+                    if let Some(hold) = hold {
+                        // Without a count from Bedrock, the estimate stays counted.
+                        let reported =
+                            embeddings.input_tokens.is_some() || reply.header_tokens.is_some();
+                        let settle_to = if reported { tokens } else { hold.reserved() };
+                        hold.settle(settle_to);
+                    }
+                    Ok::<_, EmbedError>((embeddings.vectors, tokens, reply.attempts))
+                }
+            });
         // try_join_all keeps the order of the invocations (so of the inputs) and drops the
         // other calls as soon as one fails.
         let results = try_join_all(calls).await?;
@@ -340,6 +392,8 @@ struct Reply {
     body: Vec<u8>,
     header_tokens: Option<u64>,
     attempts: u32,
+    /// The attempt's token reservation, settled once the body's count is read.
+    tokens: Option<TokenHold>,
 }
 
 impl Model {
@@ -348,18 +402,21 @@ impl Model {
     ///
     /// With `deadline` (the request's limiter budget: when it ends, and how long it was), an
     /// attempt that would wait for the limiter past it fails with [`EmbedError::RateLimited`].
+    /// `estimate`: the call's input tokens, reserved per attempt when a token limit is set.
     async fn invoke(
         &self,
         body: Vec<u8>,
         deadline: Option<(Instant, Duration)>,
+        estimate: u64,
     ) -> Result<Reply, EmbedError> {
         let started = Instant::now();
         let labels = [("model", self.name.clone())];
+        let model_label: Arc<str> = Arc::from(self.name.as_str());
         let mut attempts = 0u32;
         loop {
             attempts += 1;
             let max_wait = deadline.map(|(at, _)| at.saturating_duration_since(Instant::now()));
-            let permit = match self.limiter.acquire(max_wait).await {
+            let mut permit = match self.limiter.acquire(max_wait, estimate, &model_label).await {
                 Ok(permit) => permit,
                 Err(shed) => {
                     metrics::counter!("bedrock_embed_limiter_shed_total", &labels).increment(1);
@@ -367,9 +424,11 @@ impl Model {
                         model: self.name.clone(),
                         max_wait: deadline.map_or(Duration::ZERO, |(_, w)| w),
                         retry_after: shed.retry_after,
+                        cause: shed.cause,
                     });
                 }
             };
+            let hold = permit.take_tokens();
             metrics::histogram!("bedrock_embed_limiter_wait_seconds", &labels)
                 .record(permit.waited().as_secs_f64());
             metrics::counter!("bedrock_embed_invoke_attempts_total", &labels).increment(1);
@@ -394,10 +453,16 @@ impl Model {
                         body: output.body.into_inner(),
                         header_tokens,
                         attempts,
+                        tokens: hold,
                     });
                 }
                 Err(err) => err,
             };
+            // Bedrock answered with an error: it used no tokens. (A call that got no answer
+            // keeps its estimate: it may have been counted.)
+            if let (Some(hold), SdkError::ServiceError(_)) = (hold, &err) {
+                hold.settle(0);
+            }
             let failure = classify(&err);
             if failure.kind.is_throttle() {
                 metrics::counter!("bedrock_embed_throttles_total", &labels).increment(1);

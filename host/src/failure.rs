@@ -21,6 +21,8 @@ pub enum Failure {
     Bedrock(FailureKind),
     /// The limiter would have made the request wait past the model's `limiter_max_wait`.
     RateLimited,
+    /// A call of the request needs more tokens (estimated) than a token limit allows at all.
+    TooManyTokens,
     /// The codec could not read Bedrock's answer.
     BadResponse,
     /// The routed codec says it does not serve the model.
@@ -40,6 +42,7 @@ impl Failure {
             EmbedError::Codec(codec) => Self::of_codec(codec),
             EmbedError::Bedrock { failure, .. } => Self::Bedrock(failure.kind),
             EmbedError::RateLimited { .. } => Self::RateLimited,
+            EmbedError::TooManyTokens { .. } => Self::TooManyTokens,
             EmbedError::Internal(_) => Self::Internal,
         }
     }
@@ -60,7 +63,8 @@ impl Failure {
     /// An invalid param or option is the same for every line, so it is not one.
     pub fn is_input_fault(self) -> bool {
         match self {
-            Self::InvalidInput => true,
+            // Too long for the token budget: that text (or batch, which bulk splits) alone.
+            Self::InvalidInput | Self::TooManyTokens => true,
             Self::Bedrock(kind) => kind.is_input_fault(),
             _ => false,
         }
@@ -78,6 +82,7 @@ impl Failure {
             | Self::InvalidInput
             | Self::BadResponse
             | Self::UnsupportedModel
+            | Self::TooManyTokens
             | Self::CodecContract => true,
             Self::CodecTrap(kind) => kind != TrapKind::TimeLimit,
             // A quota is a rate: it comes back (and answers 429).
@@ -102,6 +107,7 @@ mod tests {
     #[test]
     fn only_input_faults_are_per_line() {
         assert!(Failure::InvalidInput.is_input_fault());
+        assert!(Failure::TooManyTokens.is_input_fault());
         assert!(Failure::Bedrock(FailureKind::Validation).is_input_fault());
         for f in [
             Failure::InvalidParam,

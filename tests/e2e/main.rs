@@ -17,3 +17,4 @@ mod sandbox;
 mod scale_out;
 mod server_http;
 mod third_party_codecs;
+mod token_quota;

@@ -244,6 +244,8 @@ struct Embeds {
     results: Vec<LineResult>,
     retries: u64,
     invocations: usize,
+    /// Input tokens Bedrock billed.
+    tokens: u64,
 }
 
 /// A chunk embedded, or the line it stopped at and why.
@@ -428,7 +430,7 @@ pub async fn run(
                 };
                 let written = write();
                 done += chunk_done;
-                progress.advance(chunk_done, chunk_rejected, embeds.retries);
+                progress.advance(chunk_done, chunk_rejected, embeds.retries, embeds.tokens);
                 if let Err(err) = written {
                     stop = Some(err);
                     break;
@@ -495,6 +497,7 @@ async fn embed_chunk(
             results: Vec::new(),
             retries: 0,
             invocations: 0,
+            tokens: 0,
         })
     } else {
         embed_texts(embedder, model, dimensions, texts).await
@@ -523,6 +526,7 @@ fn embed_texts<'a>(
                     results: e.vectors.into_iter().map(Ok).collect(),
                     retries: u64::from(e.attempts).saturating_sub(e.invocations as u64),
                     invocations: e.invocations,
+                    tokens: e.prompt_tokens,
                 });
             }
             Err(err) if is_line_error(&err) && n == 1 => {
@@ -530,6 +534,7 @@ fn embed_texts<'a>(
                     results: vec![Err(err.to_string())],
                     retries: 0,
                     invocations: 1,
+                    tokens: 0,
                 });
             }
             Err(err) if is_line_error(&err) => {
@@ -550,6 +555,7 @@ fn embed_texts<'a>(
         let (mut a, b) = (a?, b?);
         a.results.extend(b.results);
         a.retries += b.retries;
+        a.tokens += b.tokens;
         a.invocations = a.invocations.max(b.invocations);
         Ok(a)
     })

@@ -1,5 +1,5 @@
-//! Progress: an indicatif bar on a terminal (done / total, rate, ETA, rejects, retries), plain
-//! log lines every few seconds otherwise.
+//! Progress: an indicatif bar on a terminal (done / total, rate, ETA, tokens/min, rejects,
+//! retries), plain log lines every few seconds otherwise.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,8 @@ pub struct Progress {
     pub rejected: u64,
     /// InvokeModel attempts beyond the first of each call (throttling and transient failures).
     pub retries: u64,
+    /// Input tokens Bedrock billed in this run (what the token budget paces).
+    pub tokens: u64,
     started: Instant,
     last_log: Instant,
 }
@@ -55,6 +57,7 @@ impl Progress {
             done,
             rejected,
             retries: 0,
+            tokens: 0,
             started: now,
             last_log: now,
         };
@@ -62,11 +65,13 @@ impl Progress {
         progress
     }
 
-    /// `lines` more lines done, of which `rejected` were rejected; `retries` more retries.
-    pub fn advance(&mut self, lines: u64, rejected: u64, retries: u64) {
+    /// `lines` more lines done, of which `rejected` were rejected; `retries` more retries;
+    /// `tokens` more input tokens billed.
+    pub fn advance(&mut self, lines: u64, rejected: u64, retries: u64, tokens: u64) {
         self.done += lines;
         self.rejected += rejected;
         self.retries += retries;
+        self.tokens += tokens;
         if let Some(bar) = &self.bar {
             bar.set_position(self.done);
             self.update_message();
@@ -79,8 +84,10 @@ impl Progress {
     fn update_message(&mut self) {
         if let Some(bar) = &self.bar {
             bar.set_message(format!(
-                "rejected {}  retries {}",
-                self.rejected, self.retries
+                "{:.0} tokens/min  rejected {}  retries {}",
+                self.tokens_per_min(),
+                self.rejected,
+                self.retries
             ));
         }
     }
@@ -90,6 +97,16 @@ impl Progress {
         let secs = self.started.elapsed().as_secs_f64();
         if secs > 0.0 {
             (self.done - self.resumed_at) as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// Input tokens a minute in this run.
+    pub fn tokens_per_min(&self) -> f64 {
+        let secs = self.started.elapsed().as_secs_f64();
+        if secs > 0.0 {
+            self.tokens as f64 * 60.0 / secs
         } else {
             0.0
         }
@@ -117,8 +134,10 @@ impl Progress {
             out.push_str(&format!(", ETA {}", indicatif::HumanDuration(eta)));
         }
         out.push_str(&format!(
-            ", {} rejected, {} retries",
-            self.rejected, self.retries
+            ", {:.0} tokens/min, {} rejected, {} retries",
+            self.tokens_per_min(),
+            self.rejected,
+            self.retries
         ));
         out
     }
@@ -138,10 +157,21 @@ mod tests {
     #[test]
     fn the_plain_line_counts_this_run_and_the_resumed_part() {
         let mut p = Progress::new(false, Some(200), 50, 1);
-        p.advance(50, 2, 3);
+        p.started = Instant::now() - Duration::from_secs(30);
+        p.advance(50, 2, 3, 1_000);
         let line = p.line();
         assert!(line.starts_with("100/200 lines (50%), "), "{line}");
-        assert!(line.ends_with(", 3 rejected, 3 retries"), "{line}");
+        // 1,000 tokens in 30 s (give or take the test's own time).
+        let per_min = p.tokens_per_min();
+        assert!((1_990.0..=2_000.0).contains(&per_min), "{per_min}");
+        assert!(
+            line.ends_with(" tokens/min, 3 rejected, 3 retries"),
+            "{line}"
+        );
+        assert!(
+            line.contains(", 2000 tokens/min,") || line.contains(", 1999 tokens/min,"),
+            "{line}"
+        );
         let unknown = Progress::new(false, None, 0, 0).line();
         assert!(unknown.starts_with("0 lines, 0.0 lines/s"), "{unknown}");
     }

@@ -5,6 +5,23 @@ use std::io::Write;
 
 use super::setup::{self, SetupArgs};
 
+/// `tokens_per_min_limit` and `tokens_per_day_limit` as `check` prints them.
+fn token_limits(limits: &crate::spicepod::LimitParams) -> String {
+    match (limits.tokens_per_min_limit, limits.tokens_per_day_limit) {
+        (None, None) => "no token limit".to_string(),
+        (m, d) => {
+            let mut parts = Vec::new();
+            if let Some(m) = m {
+                parts.push(format!("{m} tokens/min"));
+            }
+            if let Some(d) = d {
+                parts.push(format!("{d} tokens/day"));
+            }
+            parts.join(", ")
+        }
+    }
+}
+
 /// Exit status 0 when everything loads; an error listing every problem otherwise.
 pub async fn run(args: SetupArgs, out: &mut (impl Write + Send)) -> anyhow::Result<()> {
     let setup = setup::load(&args).await?;
@@ -25,7 +42,7 @@ pub async fn run(args: SetupArgs, out: &mut (impl Write + Send)) -> anyhow::Resu
         let limits = model.limiter.limits();
         writeln!(
             out,
-            "ok: {} → bedrock:{} via codec {} in {} ({}), credentials from {}, {} in flight, {}/min, limiter_max_wait {}{}",
+            "ok: {} → bedrock:{} via codec {} in {} ({}), credentials from {}, {} in flight, {}/min, {}, limiter_max_wait {}{}",
             model.name,
             model.model_id,
             model.codec_at_load,
@@ -34,6 +51,7 @@ pub async fn run(args: SetupArgs, out: &mut (impl Write + Send)) -> anyhow::Resu
             model.aws.credentials_source,
             limits.max_concurrent_invocations,
             limits.requests_per_min_limit,
+            token_limits(&limits),
             humantime::format_duration(limits.max_wait),
             if model.limiter.is_shared() {
                 " (shared through runtime.redis)"

@@ -36,6 +36,8 @@ pub async fn run(args: SetupArgs, http: SocketAddr) -> anyhow::Result<()> {
             credentials = %model.aws.credentials_source,
             max_concurrent_invocations = limits.max_concurrent_invocations,
             requests_per_min_limit = limits.requests_per_min_limit,
+            tokens_per_min_limit = ?limits.tokens_per_min_limit,
+            tokens_per_day_limit = ?limits.tokens_per_day_limit,
             limiter_max_wait = %humantime::format_duration(limits.max_wait),
             shared_limiter = model.limiter.is_shared(),
             "model loaded"

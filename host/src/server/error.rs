@@ -4,7 +4,7 @@
 //!
 //! | status | `type` | when |
 //! |---|---|---|
-//! | 400 | `invalid_request_error` | bad JSON or fields, token ids that are not `cl100k_base` (`invalid_token_id`), more than 2,048 inputs (`code: null`, OpenAI's message), Bedrock ValidationException, codec InvalidParam / InvalidInput |
+//! | 400 | `invalid_request_error` | a call of the request over a token limit (`too_many_tokens`), bad JSON or fields, token ids that are not `cl100k_base` (`invalid_token_id`), more than 2,048 inputs (`code: null`, OpenAI's message), Bedrock ValidationException, codec InvalidParam / InvalidInput |
 //! | 401 | `invalid_request_error` | missing (`code: null`) or wrong (`invalid_api_key`) API key |
 //! | 404 | `invalid_request_error` | unknown model (`model_not_found`; the message lists the served ones), unknown route |
 //! | 408 | `invalid_request_error` | the request body did not arrive within `runtime.http.body_read_timeout` |
@@ -227,6 +227,12 @@ impl ApiError {
         } else {
             let message = match err {
                 EmbedError::NoCodec { source, .. } => no_codec_message(source),
+                EmbedError::TooManyTokens {
+                    estimate,
+                    limit,
+                    param,
+                    ..
+                } => Some(too_many_tokens_message(*estimate, *limit, param)),
                 _ => None,
             };
             let message = message.unwrap_or_else(|| client_message(failure).to_string());
@@ -235,7 +241,7 @@ impl ApiError {
         out.permanent = failure.is_permanent();
         out.param = match failure {
             Failure::UnknownModel => Some("model"),
-            Failure::InvalidInput => Some("input"),
+            Failure::InvalidInput | Failure::TooManyTokens => Some("input"),
             _ => None,
         };
         out.retry_after = err.retry_after().or(match failure {
@@ -292,6 +298,7 @@ fn status_of(failure: Failure) -> (StatusCode, &'static str, &'static str) {
         ),
         Failure::InvalidParam => (StatusCode::BAD_REQUEST, INVALID_REQUEST, "invalid_param"),
         Failure::InvalidInput => (StatusCode::BAD_REQUEST, INVALID_REQUEST, "invalid_input"),
+        Failure::TooManyTokens => (StatusCode::BAD_REQUEST, INVALID_REQUEST, "too_many_tokens"),
         Failure::BadResponse => (StatusCode::BAD_GATEWAY, UPSTREAM, "bad_upstream_response"),
         Failure::UnsupportedModel => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -335,6 +342,18 @@ fn status_of(failure: Failure) -> (StatusCode, &'static str, &'static str) {
     }
 }
 
+/// The numbers, without the operator's param names.
+fn too_many_tokens_message(estimate: u64, limit: u64, param: &str) -> String {
+    let per = if param == "tokens_per_day_limit" {
+        "day"
+    } else {
+        "minute"
+    };
+    format!(
+        "a call of this request may use up to {estimate} input tokens (estimated from its texts' length), more than the {limit} tokens per {per} this server allows this model: send fewer or shorter inputs per request"
+    )
+}
+
 /// A removed codec's model-id prefix is what a client can quote and wait for (the codec's file
 /// stays in the operator's detail).
 fn no_codec_message(source: &RouteError) -> Option<String> {
@@ -364,7 +383,7 @@ fn client_message(failure: Failure) -> &'static str {
             "Bedrock is throttling this model and the server's retries ran out: retry after the Retry-After delay, or send fewer requests"
         }
         Failure::RateLimited => {
-            "this model is at the request rate or concurrency limit this server allows it, and the request would have waited too long: retry after the Retry-After delay, or send fewer requests"
+            "this model is at the request rate, token or concurrency limit this server allows it, and the request would have waited too long: retry after the Retry-After delay, or send fewer requests"
         }
         Failure::Bedrock(K::ServiceQuota) => {
             "a Bedrock service quota of this server's AWS account is exhausted for this model: retry later"
@@ -405,6 +424,7 @@ fn client_message(failure: Failure) -> &'static str {
         Failure::UnknownModel
         | Failure::InvalidParam
         | Failure::InvalidInput
+        | Failure::TooManyTokens
         | Failure::Bedrock(K::Validation) => "the request was refused",
     }
 }
@@ -666,11 +686,24 @@ mod tests {
                     model: "titan".into(),
                     max_wait: Duration::from_secs(30),
                     retry_after: Duration::from_millis(2500),
+                    cause: crate::limiter::ShedCause::Tokens,
                 },
                 429,
                 "requests",
                 "rate_limit_exceeded",
                 false,
+            ),
+            (
+                EmbedError::TooManyTokens {
+                    model: "titan".into(),
+                    estimate: 30_002,
+                    limit: 20_000,
+                    param: "tokens_per_min_limit",
+                },
+                400,
+                "invalid_request_error",
+                "too_many_tokens",
+                true,
             ),
             (
                 EmbedError::Internal("boom".into()),
@@ -750,6 +783,7 @@ mod tests {
             model: "titan".into(),
             max_wait: Duration::from_secs(30),
             retry_after: Duration::from_millis(2500),
+            cause: crate::limiter::ShedCause::Requests,
         });
         let (status, headers, body) =
             body_json(err.render(Some("req-7"), ErrorDetail::Client)).await;

@@ -1,7 +1,9 @@
 //! Prometheus metrics: the process-wide recorder (installed once) and what the server records.
 //!
 //! The embedder records `bedrock_embed_invoke_attempts_total`, `_throttles_total`,
-//! `_retries_total` and `_limiter_wait_seconds` through the `metrics` facade; the server adds:
+//! `_retries_total` and `_limiter_wait_seconds` through the `metrics` facade, and with a token
+//! limit `_tokens_reserved_total`, `_tokens_settled_total` and `_limiter_token_wait_seconds`
+//! (all per `model`); the server adds:
 //!
 //! - `bedrock_embed_http_requests_total{route,status}` and
 //!   `bedrock_embed_http_request_duration_seconds{route}`: every HTTP request;
@@ -108,6 +110,18 @@ fn describe() {
         "InvokeModel attempts Bedrock throttled"
     );
     describe_counter!("bedrock_embed_retries_total", "InvokeModel retries");
+    describe_counter!(
+        "bedrock_embed_tokens_reserved_total",
+        "Input tokens reserved before InvokeModel attempts (estimates; tokens_per_min_limit / tokens_per_day_limit)"
+    );
+    describe_counter!(
+        "bedrock_embed_tokens_settled_total",
+        "Input tokens reservations were settled to (Bedrock's counts; 0 for refused attempts)"
+    );
+    describe_histogram!(
+        "bedrock_embed_limiter_token_wait_seconds",
+        "Time an attempt waited for room in the model's token budget"
+    );
     describe_histogram!(
         "bedrock_embed_limiter_wait_seconds",
         metrics::Unit::Seconds,
