@@ -355,3 +355,97 @@ async fn check_prints_the_limits_and_the_cli_refuses_what_cannot_fit() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_windows_in_redis_reserve_settle_and_bind_by_minute_and_by_day() {
+    use bedrock_embed::limiter::shared_tokens::SharedTokens;
+    use bedrock_embed::redis_link::RedisLink;
+    use bedrock_embed::secrets::Secret;
+    use bedrock_embed::spicepod::RedisConfig;
+
+    let redis = RedisServer::start();
+    let link = RedisLink::connect(&RedisConfig {
+        url: Secret::new(redis.url(), "the test"),
+        key_prefix: "t".into(),
+        timeout: Duration::from_secs(2),
+        replicas: None,
+    })
+    .await
+    .unwrap();
+    assert!(link.is_up());
+    let tokens = SharedTokens::new(link, "m", Some(1_000), Some(1_200));
+    // RESP: `$4\r\n1000\r\n`.
+    let total = |window: &str| {
+        let reply = redis.command(&format!("HGET t:limiter:m:tokens:{window} t"));
+        reply.lines().nth(1).unwrap_or_default().to_string()
+    };
+    let settled = |want: &str| {
+        // Settles are written in the background.
+        for _ in 0..100 {
+            if total("minute") == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("minute total {} (want {want})", total("minute"));
+    };
+
+    let a = tokens
+        .reserve(1_000, None)
+        .await
+        .unwrap()
+        .expect("reserved");
+    assert_eq!(
+        (total("minute").as_str(), total("day").as_str()),
+        ("1000", "1000")
+    );
+    tokens.settle(a, 500);
+    settled("500");
+    assert_eq!(total("day"), "500");
+    let b = tokens.reserve(500, None).await.unwrap().expect("reserved");
+    tokens.settle(b, 100);
+    settled("600");
+    let c = tokens.reserve(400, None).await.unwrap().expect("reserved");
+    tokens.settle(c, 400);
+    assert_eq!(
+        (total("minute").as_str(), total("day").as_str()),
+        ("1000", "1000")
+    );
+
+    // Full by the minute: nothing in flight, so a short deadline sheds at once, told to come
+    // back when the oldest second leaves the window (61-62 s).
+    let started = Instant::now();
+    let shed = tokens
+        .reserve(
+            100,
+            Some(tokio::time::Instant::now() + Duration::from_secs(5)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        (Duration::from_secs(60)..=Duration::from_secs(62)).contains(&shed.retry_after),
+        "{shed:?}"
+    );
+    // Past the day's 1,200 it is the day window that decides: about a day.
+    let shed = tokens
+        .reserve(
+            250,
+            Some(tokio::time::Instant::now() + Duration::from_secs(5)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        shed.retry_after >= Duration::from_secs(1441 * 60),
+        "{shed:?}"
+    );
+    // Refused reservations left nothing behind.
+    assert_eq!(
+        (total("minute").as_str(), total("day").as_str()),
+        ("1000", "1000")
+    );
+}
