@@ -214,14 +214,26 @@ impl LocalTokens {
         })
     }
 
-    /// Reserves `tokens` (which the caller checked fit the limits), waiting in turn for room;
-    /// with a `deadline`, gives up as the module docs say. Cancel-safe: a dropped future
-    /// reserves nothing.
+    /// Reserves `tokens` (which the caller checked fit the model's limits), waiting in turn for
+    /// room; with a `deadline`, gives up as the module docs say. Cancel-safe: a dropped future
+    /// reserves nothing. A reservation larger than a limit here (a replica's share while Redis
+    /// is down can be smaller than one call) is cut to that limit: it waits for a whole empty
+    /// window, not forever.
     pub async fn reserve(
         &self,
         tokens: u64,
         deadline: Option<Instant>,
     ) -> Result<Reserved, TokenShed> {
+        let tokens = {
+            let w = self.windows();
+            let smallest = [w.minute.as_ref(), w.day.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|w| w.limit)
+                .min()
+                .unwrap_or(u64::MAX);
+            tokens.min(smallest)
+        };
         let shed = |retry_after| TokenShed { retry_after };
         let _turn = match deadline {
             None => self.turn.lock().await,
@@ -439,5 +451,16 @@ mod tests {
         assert_eq!(t0.elapsed(), Duration::from_secs(60 * 1442));
         assert_eq!(r.day, Some(1442));
         assert!(LocalTokens::new(None, None).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reservation_over_the_limit_waits_for_an_empty_window_not_forever() {
+        let t = LocalTokens::new(Some(100), None).unwrap();
+        let a = t.reserve(10, None).await.unwrap();
+        t.settle(&a, 10);
+        let t0 = Instant::now();
+        let r = t.reserve(250, None).await.unwrap();
+        assert_eq!(r.tokens, 100);
+        assert_eq!(t0.elapsed(), Duration::from_secs(62));
     }
 }
