@@ -571,7 +571,16 @@ async fn ecs_container_credentials_with_and_without_an_authorization_token() {
         .check(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", &url)])
         .await;
     out.assert_failed();
-    assert!(out.stderr.contains("credentials"), "{}", out.stderr);
+    // The model, the chain it walked (ECS among it) and the endpoint's answer.
+    assert!(
+        out.stderr.contains(
+            "embeddings \"guarded\": loading AWS credentials from default chain (environment, \
+             shared config/credentials files with profile `default`, SSO, web identity, ECS, EC2 \
+             IMDSv2) failed"
+        ) && out.stderr.contains("StatusCode(401)"),
+        "{}",
+        out.stderr
+    );
     assert!(
         guarded.credential_calls().iter().any(|c| c.status == 401),
         "{:?}",
