@@ -154,7 +154,11 @@ impl LocalLimiter {
             };
             let now = Instant::now();
             let slot = (*next).max(now);
+            // Shed only a wait past the deadline: with no wait (`slot == now`) even a deadline
+            // already behind us (`limiter_max_wait: 0s`, or time spent getting the slot) lets
+            // the attempt go.
             if let Some(d) = deadline
+                && slot > now
                 && slot > d
             {
                 return Err(Shed::requests(slot - now));
@@ -357,6 +361,15 @@ mod tests {
             "{:?}",
             shed.retry_after
         );
+    }
+
+    #[tokio::test]
+    async fn a_zero_max_wait_lets_an_attempt_go_that_need_not_wait_in_real_time() {
+        // Real time passes between asking and getting the rate lock: that is not a wait.
+        let l = limits(60, 100);
+        l.acquire(Some(Duration::ZERO))
+            .await
+            .expect("nothing ahead of it");
     }
 
     #[tokio::test(start_paused = true)]
