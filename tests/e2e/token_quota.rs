@@ -449,3 +449,61 @@ async fn the_shared_windows_in_redis_reserve_settle_and_bind_by_minute_and_by_da
         ("1000", "1000")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_the_token_budget_falls_back_to_a_share_and_fails_nothing() {
+    let emulator = emulator().await;
+    let mut redis = RedisServer::start();
+    let pod_params = format!("{}      limiter_max_wait: \"0s\"\n", params());
+    let spicepod = format!(
+        "{}runtime:\n  redis:\n    url: ${{ secrets:REDIS_URL }}\n    replicas: 4\n",
+        spicepod_text(&emulator, &entry("titan", TITAN, &pod_params))
+    );
+    let replicas = replicas(1, &spicepod, &emulator, Some(&redis)).await;
+    let http = reqwest::Client::new();
+    let post = |text: String| {
+        http.post(format!("{}/v1/embeddings", replicas[0].base))
+            .json(&json!({"model": "titan", "input": text}))
+            .send()
+    };
+    assert_eq!(post("shared".into()).await.unwrap().status(), 200);
+    let used = || emulator.stats().model(TITAN).map_or(0, |m| m.input_tokens);
+    let before = used();
+    redis.kill();
+    // This replica's share: 20,000 / 4 = 5,000 tokens a minute. Texts of ~1,000 tokens (the
+    // emulator counts a token per symbol) fit four or five times; the others are shed
+    // (limiter_max_wait 0s). Nothing fails otherwise.
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let text = format!("{i:04} {}", "!".repeat(995));
+        statuses.push(post(text).await.unwrap().status().as_u16());
+    }
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    let spent = used() - before;
+    assert!(
+        spent <= 5_000,
+        "{spent} tokens spent on a 5,000 share: {statuses:?}"
+    );
+    // The whole budget would have taken all twelve.
+    assert!(
+        (4..12).contains(&ok),
+        "{ok} answered: {statuses:?}\n{}",
+        replicas[0].log()
+    );
+    let log = replicas[0].log();
+    assert!(log.contains("share of the token budget"), "{log}");
+    assert!(log.contains("tokens_per_min_limit=5000"), "{log}");
+    assert_eq!(
+        emulator
+            .stats()
+            .model(TITAN)
+            .unwrap()
+            .errors
+            .get("ThrottlingException"),
+        None
+    );
+}
