@@ -36,7 +36,7 @@ test:
 
 # Not run by CI. Codec sandbox tax, host tax, limiter precision, scale, start-up and hot-swap,
 # measured side by side in one run. ARGS: `--quick` (short runs), or sections (codec host
-# limiter scale startup) to run some only (BENCHMARKS.md is then left alone).
+# instructions limiter tokens scale startup) to run some only (BENCHMARKS.md is then left alone).
 # Benchmarks in release mode (~8 min): print the table and write it to BENCHMARKS.md.
 bench *ARGS:
     #!/usr/bin/env bash

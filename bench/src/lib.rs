@@ -5,7 +5,9 @@
 //! - [`codec`]: the codec sandbox tax (criterion), wasm component vs the same core native;
 //! - [`host`]: the host tax, `/v1/embeddings` (load from `wrk`) vs direct aws-sdk calls (load
 //!   from [`direct`]) against the same emulator process at the same concurrency;
+//! - [`instructions`]: host instructions per request, counted by callgrind;
 //! - [`limiter`]: limiter precision as the emulator saw it, and 10,000 texts at scale;
+//! - [`tokens`]: the token limiter against the emulator's tokens-per-minute quota;
 //! - [`startup`]: start-up to ready (compiled-codec cache cold and warm), hot-swap latency.
 //!
 //! [`report`] turns the rows into the table printed and written to BENCHMARKS.md.
@@ -13,11 +15,13 @@
 pub mod codec;
 pub mod direct;
 pub mod host;
+pub mod instructions;
 pub mod limiter;
 pub mod procs;
 pub mod report;
 pub mod startup;
 pub mod stats;
+pub mod tokens;
 pub mod wrk;
 
 /// The emulator's default key pair (bedrock-emulator's README), used by every side.
@@ -60,7 +64,9 @@ pub fn text(seed: usize, words: usize) -> String {
         "ocean",
         "winter",
     ];
-    let mut state = seed as u64 * 0x9E37_79B9_7F4A_7C15 + 1;
+    let mut state = (seed as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(1);
     let mut out = String::with_capacity(words * 8);
     for i in 0..words {
         state ^= state << 13;

@@ -35,9 +35,18 @@ async fn build_embedder(
     concurrency: u32,
     per_min: u32,
 ) -> anyhow::Result<Arc<Embedder>> {
-    let text = crate::host::spicepod_text(&emulator.endpoint_url(), concurrency, per_min);
+    embedder_of(&crate::host::spicepod_text(
+        &emulator.endpoint_url(),
+        concurrency,
+        per_min,
+    ))
+    .await
+}
+
+/// The embedder of a spicepod's text, with the built-in codecs, as the host builds it.
+pub async fn embedder_of(text: &str) -> anyhow::Result<Arc<Embedder>> {
     let loaded = Spicepod::parse(
-        &text,
+        text,
         Path::new("bench-spicepod.yaml"),
         &HashMap::<String, String>::new(),
     )

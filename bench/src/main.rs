@@ -1,7 +1,9 @@
 //! `bedrock-embed-bench [SECTION...] [--quick] [--out FILE]`: runs the benchmarks of
 //! BENCHMARKS.md (all of them by default), prints the table and, with `--out`, writes it there.
 //!
-//! Sections: `codec` (1), `host` (2, and the peak RSS of 5), `limiter` (3), `scale` (4),
+//! Sections: `codec` (1), `host` (2, and the peak RSS of 5), `instructions` (2, host
+//! instructions per request under callgrind), `limiter` (3), `tokens` (3, the token limiter,
+//! 2.5 min), `scale` (4),
 //! `startup` (5: start-up and hot-swap). `just bench` runs
 //! `target/release/bedrock-embed-bench --out BENCHMARKS.md` after a release build; it needs the
 //! sibling binaries `bedrock-embed` and `bedrock-emulator` and `wrk` on PATH.
@@ -12,9 +14,17 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use bedrock_embed_bench::report::{self, Row, Verdict};
 use bedrock_embed_bench::stats::fmt_duration;
-use bedrock_embed_bench::{codec, host, limiter, startup, wrk};
+use bedrock_embed_bench::{codec, host, instructions, limiter, startup, tokens, wrk};
 
-const SECTIONS: &[&str] = &["codec", "host", "limiter", "scale", "startup"];
+const SECTIONS: &[&str] = &[
+    "codec",
+    "host",
+    "instructions",
+    "limiter",
+    "tokens",
+    "scale",
+    "startup",
+];
 
 fn main() -> anyhow::Result<()> {
     let mut wanted = Vec::new();
@@ -56,7 +66,7 @@ fn main() -> anyhow::Result<()> {
         eprintln!("== 1. codec sandbox tax (criterion)");
         rows.extend(codec_rows(&work.path().join("criterion"), quick)?);
     }
-    if wants("host") || wants("startup") {
+    if wants("host") || wants("instructions") || wants("startup") {
         let setup = host::setup(work.path())?;
         if wants("host") {
             eprintln!("== 2. host tax (wrk vs direct aws-sdk), 5. peak RSS");
@@ -64,19 +74,27 @@ fn main() -> anyhow::Result<()> {
             rows.extend(tax);
             rows.extend(rss);
         }
+        if wants("instructions") {
+            eprintln!("== 2. host instructions per request (callgrind)");
+            rows.extend(instructions::run(&setup, &instructions::Plan::new(quick))?);
+        }
         if wants("startup") {
             eprintln!("== 5. start-up and hot-swap");
             rows.extend(startup::run(&setup, if quick { 1 } else { 3 })?);
         }
         setup.emulator.stop();
     }
-    if wants("limiter") || wants("scale") {
+    if wants("limiter") || wants("tokens") || wants("scale") {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         if wants("limiter") {
             eprintln!("== 3. limiter precision");
             rows.extend(runtime.block_on(limiter::precision(&limiter::Plan::new(quick)))?);
+        }
+        if wants("tokens") {
+            eprintln!("== 3. token limiter precision");
+            rows.extend(runtime.block_on(tokens::precision(&tokens::Plan::new(quick)))?);
         }
         if wants("scale") {
             eprintln!("== 4. scale");

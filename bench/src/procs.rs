@@ -85,16 +85,21 @@ impl Proc {
 
     /// SIGTERM (a graceful shutdown), then waits up to 10 s before killing.
     pub fn stop(mut self) {
-        self.terminate();
+        self.terminate(Duration::from_secs(10));
     }
 
-    fn terminate(&mut self) {
+    /// [`Proc::stop`] with a longer wait (a process under valgrind exits slowly).
+    pub fn stop_within(mut self, wait: Duration) {
+        self.terminate(wait);
+    }
+
+    fn terminate(&mut self, wait: Duration) {
         if let Ok(None) = self.child.try_wait() {
             let _ = Command::new("kill")
                 .arg("-TERM")
                 .arg(self.child.id().to_string())
                 .status();
-            let until = Instant::now() + Duration::from_secs(10);
+            let until = Instant::now() + wait;
             while Instant::now() < until {
                 if let Ok(Some(_)) = self.child.try_wait() {
                     return;
@@ -109,7 +114,7 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        self.terminate();
+        self.terminate(Duration::from_secs(10));
     }
 }
 
