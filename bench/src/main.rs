@@ -2,7 +2,8 @@
 //! BENCHMARKS.md (all of them by default), prints the table and, with `--out`, writes it there.
 //!
 //! Sections: `codec` (1), `host` (2, and the peak RSS of 5), `limiter` (3), `scale` (4),
-//! `startup` (5: start-up and hot-swap). `just bench` runs
+//! `startup` (5: start-up and hot-swap), `hostile` (6: stalled sockets, memory after floods),
+//! `replicas` (7: shared limiter on Redis, embeddings-cache cost). `just bench` runs
 //! `target/release/bedrock-embed-bench --out BENCHMARKS.md` after a release build; it needs the
 //! sibling binaries `bedrock-embed` and `bedrock-emulator` and `wrk` on PATH.
 
@@ -12,9 +13,11 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use bedrock_embed_bench::report::{self, Row, Verdict};
 use bedrock_embed_bench::stats::fmt_duration;
-use bedrock_embed_bench::{codec, host, limiter, startup, wrk};
+use bedrock_embed_bench::{codec, host, hostile, limiter, replicas, startup, wrk};
 
-const SECTIONS: &[&str] = &["codec", "host", "limiter", "scale", "startup"];
+const SECTIONS: &[&str] = &[
+    "codec", "host", "limiter", "scale", "startup", "hostile", "replicas",
+];
 
 fn main() -> anyhow::Result<()> {
     let mut wanted = Vec::new();
@@ -56,7 +59,7 @@ fn main() -> anyhow::Result<()> {
         eprintln!("== 1. codec sandbox tax (criterion)");
         rows.extend(codec_rows(&work.path().join("criterion"), quick)?);
     }
-    if wants("host") || wants("startup") {
+    if wants("host") || wants("startup") || wants("hostile") || wants("replicas") {
         let setup = host::setup(work.path())?;
         if wants("host") {
             eprintln!("== 2. host tax (wrk vs direct aws-sdk), 5. peak RSS");
@@ -67,6 +70,14 @@ fn main() -> anyhow::Result<()> {
         if wants("startup") {
             eprintln!("== 5. start-up and hot-swap");
             rows.extend(startup::run(&setup, if quick { 1 } else { 3 })?);
+        }
+        if wants("hostile") {
+            eprintln!("== 6. hostile clients (stalled sockets, memory after floods)");
+            rows.extend(hostile::run(&setup, &hostile::Plan::new(quick))?);
+        }
+        if wants("replicas") {
+            eprintln!("== 7. replicas on Redis (shared limiter, embeddings-cache cost)");
+            rows.extend(replicas::run(&setup, &replicas::Plan::new(quick))?);
         }
         setup.emulator.stop();
     }
@@ -87,7 +98,7 @@ fn main() -> anyhow::Result<()> {
     rows.sort_by_key(|r| r.section);
     let tools = format!(
         "criterion (in-process), {wrk_version}, aws-sdk-bedrockruntime (direct side), one \
-         bedrock-emulator process for sections 2 and 5{}; the whole run took {}",
+         bedrock-emulator process for sections 2, 5, 6 and 7{}; the whole run took {}",
         if quick {
             "; **--quick** (short runs)"
         } else {
