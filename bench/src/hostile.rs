@@ -60,7 +60,11 @@ pub fn raise_fd_limit(wanted: u64) -> anyhow::Result<u64> {
         .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or(hard);
     let target_hard = hard.max(wanted.min(nr_open));
-    if target_hard > hard && rlimit::Resource::NOFILE.set(target_hard, target_hard).is_ok() {
+    if target_hard > hard
+        && rlimit::Resource::NOFILE
+            .set(target_hard, target_hard)
+            .is_ok()
+    {
         return Ok(target_hard);
     }
     if soft < hard {
@@ -222,7 +226,11 @@ fn stalled_sockets(setup: &Setup, plan: &Plan, fd_limit: u64) -> anyhow::Result<
     // Its own thread and runtime: the probe's latency is the host's, not this process's
     // scheduling of 20,000 socket tasks.
     let prober = {
-        let (url, every, stop) = (format!("{}/health", host.url), plan.probe_every, stop.clone());
+        let (url, every, stop) = (
+            format!("{}/health", host.url),
+            plan.probe_every,
+            stop.clone(),
+        );
         std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -419,7 +427,9 @@ pub fn allocators() -> Vec<Allocator> {
 /// Cohere's ~1 MB answers at 256), one fresh host per allocator setting.
 fn memory(setup: &Setup, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let cases = crate::host::cases()?;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(4);
     let mut rows = Vec::new();
     let mut baseline_rps = None;
     for alloc in allocators() {

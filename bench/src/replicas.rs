@@ -70,7 +70,9 @@ fn ping(port: u16) -> bool {
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
     let mut buf = [0u8; 16];
-    s.write_all(b"PING\r\n").is_ok() && s.read(&mut buf).is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+    s.write_all(b"PING\r\n").is_ok()
+        && s.read(&mut buf)
+            .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
 }
 
 pub struct Plan {
@@ -252,7 +254,10 @@ fn http_get(base: &str, path: &str) -> anyhow::Result<String> {
     let addr = base.strip_prefix("http://").unwrap_or(base);
     let mut s = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut raw = String::new();
     s.read_to_string(&mut raw)?;
     let (head, body) = raw.split_once("\r\n\r\n").context("an HTTP answer")?;
@@ -264,7 +269,9 @@ fn http_get(base: &str, path: &str) -> anyhow::Result<String> {
 fn emulator_calls(setup: &Setup) -> anyhow::Result<u64> {
     let body = http_get(&setup.emulator.url, "/_emulator/stats")?;
     let v: serde_json::Value = serde_json::from_str(&body).context("the emulator's stats")?;
-    v["attempted"].as_u64().context("no `attempted` in the emulator's stats")
+    v["attempted"]
+        .as_u64()
+        .context("no `attempted` in the emulator's stats")
 }
 
 /// `bedrock_embed_redis_calls_total{op=...}` from the host's /metrics.
@@ -316,7 +323,9 @@ fn per_request(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>, n:
 fn cache_cost(setup: &Setup, redis: &RedisServer, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let base = std::fs::read_to_string(&setup.spicepod)?;
     let caching = "  caching:\n    embeddings:\n      enabled: true\n";
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(4);
     let request = host::cases()?.remove(0).request;
     let cache = setup.dir.join("codec-cache").to_string_lossy().into_owned();
     let mut rows = Vec::new();
@@ -336,7 +345,10 @@ fn cache_cost(setup: &Setup, redis: &RedisServer, plan: &Plan) -> anyhow::Result
         let url = format!("{}/v1/embeddings", host.url);
         let mut figures = Vec::new();
         let mut cpu = Vec::new();
-        for (kind, headers) in [("hit", &[][..]), ("miss", &[("Cache-Control", "no-cache")][..])] {
+        for (kind, headers) in [
+            ("hit", &[][..]),
+            ("miss", &[("Cache-Control", "no-cache")][..]),
+        ] {
             eprintln!("  cache cost: {label}, {kind}");
             // Warm-up, and for the hit run the one miss that stores the text.
             crate::wrk::run_with_headers(
