@@ -35,8 +35,9 @@ test:
     ./tests/run.sh
 
 # Not run by CI. Codec sandbox tax, host tax, limiter precision, scale, start-up and hot-swap,
-# measured side by side in one run. ARGS: `--quick` (short runs), or sections (codec host
-# instructions limiter tokens scale startup) to run some only (BENCHMARKS.md is then left alone).
+# hostile clients, replicas on Redis, measured side by side in one run. ARGS: `--quick` (short
+# runs), or sections (codec host instructions limiter tokens scale startup hostile replicas) to
+# run some only (BENCHMARKS.md is then left alone).
 # Benchmarks in release mode (~8 min): print the table and write it to BENCHMARKS.md.
 bench *ARGS:
     #!/usr/bin/env bash
@@ -45,6 +46,11 @@ bench *ARGS:
       echo "installing wrk (the HTTP load generator) from Debian's packages"
       sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
       $sudo apt-get update -qq && $sudo apt-get install -y -qq wrk
+    fi
+    if ! command -v redis-server >/dev/null; then
+      echo "installing redis-server (the replicas section) from Debian's packages"
+      sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+      $sudo apt-get update -qq && $sudo apt-get install -y -qq redis-server
     fi
     cargo build --release --workspace
     target/release/bedrock-embed-bench --out BENCHMARKS.md {{ARGS}}

@@ -8,16 +8,22 @@
 //! - [`instructions`]: host instructions per request, counted by callgrind;
 //! - [`limiter`]: limiter precision as the emulator saw it, and 10,000 texts at scale;
 //! - [`tokens`]: the token limiter against the emulator's tokens-per-minute quota;
-//! - [`startup`]: start-up to ready (compiled-codec cache cold and warm), hot-swap latency.
+//! - [`startup`]: start-up to ready (compiled-codec cache cold and warm), hot-swap latency;
+//! - [`hostile`]: 20,000 stalled sockets against `run`, `/health` latency meanwhile, and RSS
+//!   idle / peak / after a flood per allocator setting;
+//! - [`replicas`]: three replicas on one redis-server (shared-limiter precision), and the CPU
+//!   and Redis round trips per request of an embeddings-cache hit vs a miss.
 //!
 //! [`report`] turns the rows into the table printed and written to BENCHMARKS.md.
 
 pub mod codec;
 pub mod direct;
 pub mod host;
+pub mod hostile;
 pub mod instructions;
 pub mod limiter;
 pub mod procs;
+pub mod replicas;
 pub mod report;
 pub mod startup;
 pub mod stats;

@@ -18,7 +18,7 @@ use crate::report::{Row, Verdict};
 use crate::stats::fmt_duration;
 
 /// An emulator with a call log long enough for every call of a run.
-async fn emulator(latency_ms: u64) -> anyhow::Result<Emulator> {
+pub(crate) async fn emulator(latency_ms: u64) -> anyhow::Result<Emulator> {
     let config = Config::new()
         .with_call_log_capacity(200_000)
         .with_request_log_capacity(16)
@@ -108,7 +108,7 @@ async fn saturate(
 }
 
 /// Largest number of arrivals (µs) in any half-open window of `window`.
-fn max_in_window(arrivals: &[u64], window: Duration) -> usize {
+pub(crate) fn max_in_window(arrivals: &[u64], window: Duration) -> usize {
     let w = window.as_micros() as u64;
     let (mut best, mut lo) = (0, 0);
     for hi in 0..arrivals.len() {
@@ -120,7 +120,7 @@ fn max_in_window(arrivals: &[u64], window: Duration) -> usize {
     best
 }
 
-fn arrivals(stats: &StatsSnapshot) -> Vec<u64> {
+pub(crate) fn arrivals(stats: &StatsSnapshot) -> Vec<u64> {
     let mut v: Vec<u64> = stats.recent_calls.iter().map(|c| c.arrived_us).collect();
     v.sort_unstable();
     v

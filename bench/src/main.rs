@@ -3,8 +3,9 @@
 //!
 //! Sections: `codec` (1), `host` (2, and the peak RSS of 5), `instructions` (2, host
 //! instructions per request under callgrind), `limiter` (3), `tokens` (3, the token limiter,
-//! 2.5 min), `scale` (4),
-//! `startup` (5: start-up and hot-swap). `just bench` runs
+//! 2.5 min), `scale` (4), `startup` (5: start-up and hot-swap), `hostile` (6: stalled
+//! sockets, memory after floods), `replicas` (7: shared limiter on Redis, embeddings-cache
+//! cost). `just bench` runs
 //! `target/release/bedrock-embed-bench --out BENCHMARKS.md` after a release build; it needs the
 //! sibling binaries `bedrock-embed` and `bedrock-emulator` and `wrk` on PATH.
 
@@ -14,7 +15,9 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use bedrock_embed_bench::report::{self, Row, Verdict};
 use bedrock_embed_bench::stats::fmt_duration;
-use bedrock_embed_bench::{codec, host, instructions, limiter, startup, tokens, wrk};
+use bedrock_embed_bench::{
+    codec, host, hostile, instructions, limiter, replicas, startup, tokens, wrk,
+};
 
 const SECTIONS: &[&str] = &[
     "codec",
@@ -24,6 +27,8 @@ const SECTIONS: &[&str] = &[
     "tokens",
     "scale",
     "startup",
+    "hostile",
+    "replicas",
 ];
 
 fn main() -> anyhow::Result<()> {
@@ -66,7 +71,12 @@ fn main() -> anyhow::Result<()> {
         eprintln!("== 1. codec sandbox tax (criterion)");
         rows.extend(codec_rows(&work.path().join("criterion"), quick)?);
     }
-    if wants("host") || wants("instructions") || wants("startup") {
+    if wants("host")
+        || wants("instructions")
+        || wants("startup")
+        || wants("hostile")
+        || wants("replicas")
+    {
         let setup = host::setup(work.path())?;
         if wants("host") {
             eprintln!("== 2. host tax (wrk vs direct aws-sdk), 5. peak RSS");
@@ -81,6 +91,14 @@ fn main() -> anyhow::Result<()> {
         if wants("startup") {
             eprintln!("== 5. start-up and hot-swap");
             rows.extend(startup::run(&setup, if quick { 1 } else { 3 })?);
+        }
+        if wants("hostile") {
+            eprintln!("== 6. hostile clients (stalled sockets, memory after floods)");
+            rows.extend(hostile::run(&setup, &hostile::Plan::new(quick))?);
+        }
+        if wants("replicas") {
+            eprintln!("== 7. replicas on Redis (shared limiter, embeddings-cache cost)");
+            rows.extend(replicas::run(&setup, &replicas::Plan::new(quick))?);
         }
         setup.emulator.stop();
     }
@@ -105,7 +123,7 @@ fn main() -> anyhow::Result<()> {
     rows.sort_by_key(|r| r.section);
     let tools = format!(
         "criterion (in-process), {wrk_version}, aws-sdk-bedrockruntime (direct side), one \
-         bedrock-emulator process for sections 2 and 5{}; the whole run took {}",
+         bedrock-emulator process for sections 2, 5, 6 and 7{}; the whole run took {}",
         if quick {
             "; **--quick** (short runs)"
         } else {

@@ -30,8 +30,21 @@ pub fn run(
     threads: usize,
     duration: Duration,
 ) -> anyhow::Result<LoadStats> {
-    let script = dir.join(format!("post-{}.lua", body.len()));
-    std::fs::write(&script, lua(body)?)?;
+    run_with_headers(dir, url, body, &[], connections, threads, duration)
+}
+
+/// [`run`] with extra request headers (e.g. `Cache-Control: no-cache`).
+pub fn run_with_headers(
+    dir: &Path,
+    url: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+    connections: usize,
+    threads: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadStats> {
+    let script = dir.join(format!("post-{}-{}.lua", body.len(), headers.len()));
+    std::fs::write(&script, lua(body, headers)?)?;
     let out = Command::new("wrk")
         .arg(format!("-t{}", threads.min(connections).max(1)))
         .arg(format!("-c{connections}"))
@@ -66,8 +79,12 @@ pub fn run(
     })
 }
 
-fn lua(body: &[u8]) -> anyhow::Result<String> {
+fn lua(body: &[u8], headers: &[(&str, &str)]) -> anyhow::Result<String> {
     let body = std::str::from_utf8(body).context("the body is JSON text")?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("wrk.headers[{k:?}] = {v:?}\n"))
+        .collect();
     let mut level = String::from("=");
     while body.contains(&format!("]{level}]")) {
         level.push('=');
@@ -75,7 +92,7 @@ fn lua(body: &[u8]) -> anyhow::Result<String> {
     Ok(format!(
         r#"wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [{level}[{body}]{level}]
+{extra}wrk.body = [{level}[{body}]{level}]
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
