@@ -328,7 +328,13 @@ fn stalled_sockets(setup: &Setup, plan: &Plan, fd_limit: u64) -> anyhow::Result<
             _ => None,
         })
         .collect();
-    let early = closed.iter().filter(|d| **d < plan.header_timeout).count();
+    // The bench stamps a connect when its (busy) client task gets to it, up to ~0.6 s late
+    // with 20,000 sockets on two cores: only a close a whole second early is early.
+    const STAMP_SLACK: Duration = Duration::from_secs(1);
+    let early = closed
+        .iter()
+        .filter(|d| **d + STAMP_SLACK < plan.header_timeout)
+        .count();
     let (first, last) = (
         closed.iter().min().copied().unwrap_or_default(),
         closed.iter().max().copied().unwrap_or_default(),
@@ -365,7 +371,7 @@ fn stalled_sockets(setup: &Setup, plan: &Plan, fd_limit: u64) -> anyhow::Result<
             "{sockets} opened{short} in {} ({failed} failed), **{peak_open}** open at once (host fds peak {peak_fds}); \
              `/health` from a separate client (a new connection every {} ms, {} probes, {health_failed} failed): \
              p50 {}, **p99 {}**, max {}; closed by the server: **{} of {sockets}**, {}–{} after connecting \
-             ({early} before the timeout, {still_open} still open {} s later), all done {} after the first connect; \
+             ({early} over 1 s before the timeout, {still_open} still open {} s later), all done {} after the first connect; \
              host fds after: {fds_at_end}; `os error 24` in the host log: {accept_errors}. \
              RSS idle {}, peak {}, after (+{} s) {}",
             fmt_duration(opened_in),
