@@ -1,8 +1,13 @@
 //! Builds packages of the `guests/` workspace for wasm32-wasip2 from a build script: a nested
 //! `cargo build` with its own target directory (as wasmtime's test-programs do). Used by
 //! host/build.rs (the built-in codecs) and tests/guest-artifacts/build.rs (the test guests).
+//!
+//! When the toolchain lacks the wasm32-wasip2 target and rustup manages it, the target is
+//! added here (`rustup target add`), so `cargo run --release` works on a fresh machine even
+//! with `RUSTUP_AUTO_INSTALL=0`; without rustup the build stops with the command to run.
 
 use std::env;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -34,7 +39,7 @@ pub fn build(repo_root: &Path, guests: &Guests<'_>) -> PathBuf {
         .ancestors()
         .nth(4)
         .expect("OUT_DIR is <target>/<profile>/build/<pkg>/out");
-    ensure_target_installed();
+    ensure_target_installed(outer_target);
     let target_dir = outer_target.join(guests.target_subdir);
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -92,17 +97,60 @@ fn watch(repo_root: &Path, guests_dir: &Path, sources: &[&str]) {
     }
 }
 
-/// Say exactly what to do when the wasm target is missing, instead of a wall of
-/// "can't find crate for `core`" errors (RUSTUP_AUTO_INSTALL=0 machines won't fetch it).
-fn ensure_target_installed() {
+/// Makes sure the toolchain compiling this build has the [`TARGET`] standard library: adds it
+/// with rustup when rustup runs this toolchain, else panics with the command to run (instead
+/// of a wall of "can't find crate for `core`" from the nested build).
+fn ensure_target_installed(lock_dir: &Path) {
     let Some(sysroot) = sysroot() else {
         return; // let the nested cargo report whatever is wrong with rustc
     };
-    if !sysroot.join("lib/rustlib").join(TARGET).is_dir() {
+    let installed = || sysroot.join("lib/rustlib").join(TARGET).is_dir();
+    if installed() {
+        return;
+    }
+    // host/build.rs and tests/guest-artifacts/build.rs may get here at the same time: one
+    // `rustup target add`, the other waits for it and finds the target installed.
+    std::fs::create_dir_all(lock_dir).expect("create the target directory");
+    let lock_path = lock_dir.join(format!("{TARGET}-rustup.lock"));
+    let lock =
+        File::create(&lock_path).unwrap_or_else(|e| panic!("create {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("lock {}: {e}", lock_path.display()));
+    if installed() {
+        return;
+    }
+
+    // The rustup proxy (`cargo` from ~/.cargo/bin) names the toolchain it runs; adding the
+    // target to any other toolchain would not help this build.
+    let Some(toolchain) = env::var("RUSTUP_TOOLCHAIN").ok().filter(|t| !t.is_empty()) else {
         panic!(
-            "\n\nThe {TARGET} Rust target is not installed; the built-in codecs need it.\n\
-             Run:  rustup target add {TARGET}\n\n"
+            "\n\nThe {TARGET} Rust target is not installed in {sysroot}, and this toolchain is \
+             not run by rustup, so it cannot be added here. The built-in codecs need it.\n\
+             With rustup run:  rustup target add {TARGET}\n\
+             Otherwise install the {TARGET} standard library for this Rust, then build again.\n\n",
+            sysroot = sysroot.display()
         );
+    };
+    let command = format!("rustup target add {TARGET} --toolchain {toolchain}");
+    let result = Command::new("rustup")
+        .args(["target", "add", TARGET, "--toolchain", &toolchain])
+        .output();
+    match result {
+        Ok(out) if out.status.success() && installed() => {
+            println!(
+                "cargo:warning=the {TARGET} Rust target was missing; added it with `{command}`"
+            );
+        }
+        Ok(out) => panic!(
+            "\n\nThe {TARGET} Rust target is not installed, and `{command}` failed ({}):\n{}\n\
+             Fix that, run:  {command}\nthen build again.\n\n",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => panic!(
+            "\n\nThe {TARGET} Rust target is not installed, and rustup could not be run ({e}).\n\
+             Run:  {command}\nthen build again.\n\n"
+        ),
     }
 }
 
