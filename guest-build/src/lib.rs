@@ -134,6 +134,7 @@ fn ensure_target_installed(lock_dir: &Path) {
     let command = format!("rustup target add {TARGET} --toolchain {toolchain}");
     let result = Command::new("rustup")
         .args(["target", "add", TARGET, "--toolchain", &toolchain])
+        .env_remove("RUST_BACKTRACE") // rustup's own stack, not what the user needs to see
         .output();
     match result {
         Ok(out) if out.status.success() && installed() => {
