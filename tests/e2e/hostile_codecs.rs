@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use bedrock_embed::codec::{Catalog, CodecError, RequestOptions};
 use bedrock_embed::server::{ErrorDetail, HttpConfig};
-use bedrock_embed_tests::codec_dir::{Served, embedder_over, guest_wasm, install, sandbox_with};
+use bedrock_embed_tests::codec_dir::{
+    Served, builtin_wasm, embedder_over, guest_wasm, install, sandbox_with,
+};
 use bedrock_embed_tests::hosted::{emulator_secrets, entry, spicepod_text};
 use serde_json::json;
 
@@ -32,7 +34,7 @@ static REFUSED: LazyLock<Arc<Catalog>> = LazyLock::new(|| {
     ] {
         install(&dir, file, &guest_wasm(guest));
     }
-    let titan = guest_wasm("titan_codec");
+    let titan = builtin_wasm("titan_codec");
     install(
         &dir,
         "corrupt.wasm",

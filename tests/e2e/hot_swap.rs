@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use bedrock_embed::codec::{Catalog, Outcome, RouteError};
 use bedrock_embed_tests::codec_dir::{
-    Served, embedder_over, guest_wasm, install, load_catalog, row, sandbox, vectors, wait_for,
+    Served, builtin_wasm, embedder_over, guest_wasm, install, load_catalog, row, sandbox, vectors,
+    wait_for,
 };
 use bedrock_embed_tests::hosted::{emulator_secrets, entry, spicepod_text};
 use serde_json::json;
@@ -63,7 +64,7 @@ async fn titan_replaced_20_times_under_load_fails_no_request_and_a_corrupt_file_
         .expect("emulator");
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let titan = guest_wasm("titan_codec");
+    let titan = builtin_wasm("titan_codec");
     let negated = guest_wasm("test_titan_negated");
     // Start from a file copy of the real Titan codec (it overrides the built-in one).
     install(dir.path(), "titan.wasm", &titan);

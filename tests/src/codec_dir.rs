@@ -20,10 +20,21 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A component build.rs made from guests/ (`test_misbehave`, `titan_codec`, ...).
+/// A test guest or the template, as built by tests/guest-artifacts (`test_misbehave`,
+/// `codec_template`, ...).
 pub fn guest_wasm(name: &str) -> Vec<u8> {
-    let path = Path::new(codec::builtin::GUEST_WASM_DIR).join(format!("{name}.wasm"));
+    let path = bedrock_embed_guest_artifacts::wasm_path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The bytes of the built-in codec `name` (`titan_codec`, `cohere_codec`), as the host embeds it.
+pub fn builtin_wasm(name: &str) -> Vec<u8> {
+    let file = format!("{name}.wasm");
+    codec::builtin::BUILTIN
+        .iter()
+        .find(|(f, _)| *f == file)
+        .map(|(_, bytes)| bytes.to_vec())
+        .unwrap_or_else(|| panic!("{file} is not a built-in codec"))
 }
 
 /// Writes `bytes` as `dir/name` atomically: a hidden temporary file beside it, renamed into

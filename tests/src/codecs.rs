@@ -1,12 +1,11 @@
 //! The real codec runtime with the built-in codecs and the hostile test guests, compiled once
 //! per test process (a debug-build compile of a codec costs real time).
 
-use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use bedrock_embed::codec::{self, Codec, CodecSource, Param, Registry, RequestOptions, Sandbox};
 
-/// Test guests built from guests/testing by the host's build.rs.
+/// Test guests built from guests/testing by tests/guest-artifacts.
 pub const HOSTILE: &[&str] = &["test_loop_forever", "test_memory_hog", "test_panics"];
 
 pub struct Loaded {
@@ -22,7 +21,7 @@ static LOADED: LazyLock<Loaded> = LazyLock::new(|| {
         .map(Arc::new)
         .collect();
     for name in HOSTILE {
-        let path = Path::new(codec::builtin::GUEST_WASM_DIR).join(format!("{name}.wasm"));
+        let path = bedrock_embed_guest_artifacts::wasm_path(name);
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         codecs.push(Arc::new(
             Codec::load(&sandbox, &bytes, CodecSource::File(path)).expect("test guest loads"),

@@ -1,4 +1,4 @@
-//! The codecs compiled into the binary (built from guests/ by build.rs).
+//! The codecs compiled into the binary (built from guests/titan and guests/cohere by build.rs).
 
 use super::loaded::{Codec, CodecSource};
 use super::sandbox::Sandbox;
@@ -8,22 +8,18 @@ pub const BUILTIN: &[(&str, &[u8])] = &[
     (
         "titan_codec.wasm",
         include_bytes!(concat!(
-            env!("BEDROCK_EMBED_GUEST_WASM_DIR"),
+            env!("BEDROCK_EMBED_BUILTIN_WASM_DIR"),
             "/titan_codec.wasm"
         )),
     ),
     (
         "cohere_codec.wasm",
         include_bytes!(concat!(
-            env!("BEDROCK_EMBED_GUEST_WASM_DIR"),
+            env!("BEDROCK_EMBED_BUILTIN_WASM_DIR"),
             "/cohere_codec.wasm"
         )),
     ),
 ];
-
-/// Where build.rs left every component built from guests/, the test guests included.
-#[doc(hidden)]
-pub const GUEST_WASM_DIR: &str = env!("BEDROCK_EMBED_GUEST_WASM_DIR");
 
 /// Loads every built-in codec.
 pub fn load_all(sandbox: &Sandbox) -> anyhow::Result<Vec<Codec>> {
