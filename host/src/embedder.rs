@@ -279,10 +279,14 @@ impl Embedder {
         let sent = to_send.len();
         // Each text's token estimate, in order: the codec batches texts in order, so a call's
         // estimate is the sum over its `input_count` texts.
-        let text_tokens: Vec<u64> = to_send
-            .iter()
-            .map(|t| estimate::input_tokens([t.as_str()]))
-            .collect();
+        let text_tokens: Vec<u64> = if model.limiter.limits_tokens() {
+            to_send
+                .iter()
+                .map(|t| estimate::input_tokens([t.as_str()]))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let invocations = {
             let size: usize = to_send.iter().map(String::len).sum();
             let (codec, base, params) = (codec.clone(), base.clone(), model.params.clone());
@@ -411,12 +415,11 @@ impl Model {
     ) -> Result<Reply, EmbedError> {
         let started = Instant::now();
         let labels = [("model", self.name.clone())];
-        let model_label: Arc<str> = Arc::from(self.name.as_str());
         let mut attempts = 0u32;
         loop {
             attempts += 1;
             let max_wait = deadline.map(|(at, _)| at.saturating_duration_since(Instant::now()));
-            let mut permit = match self.limiter.acquire(max_wait, estimate, &model_label).await {
+            let mut permit = match self.limiter.acquire(max_wait, estimate, &self.name).await {
                 Ok(permit) => permit,
                 Err(shed) => {
                     metrics::counter!("bedrock_embed_limiter_shed_total", &labels).increment(1);

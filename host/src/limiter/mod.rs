@@ -53,6 +53,30 @@ pub struct Limiter {
     tokens: Option<Tokens>,
 }
 
+/// The local share a limiter uses while Redis is unreachable, rebuilt when the number of
+/// replicas it is a share of changes.
+#[derive(Debug)]
+struct ShareCell<T>(Mutex<Option<(u32, Arc<T>)>>);
+
+impl<T> ShareCell<T> {
+    fn new() -> Self {
+        Self(Mutex::new(None))
+    }
+
+    /// The share for `replicas`, made by `make` (which logs it) when it changed.
+    fn get(&self, replicas: u32, make: impl FnOnce() -> T) -> Arc<T> {
+        let mut current = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match &*current {
+            Some((n, share)) if *n == replicas => Arc::clone(share),
+            _ => {
+                let share = Arc::new(make());
+                *current = Some((replicas, Arc::clone(&share)));
+                share
+            }
+        }
+    }
+}
+
 /// The token budget of a model: this process's own, or the one shared in Redis (with its local
 /// share while Redis is down).
 #[derive(Debug)]
@@ -60,7 +84,7 @@ enum Tokens {
     Local(Arc<LocalTokens>),
     Shared {
         shared: Arc<SharedTokens>,
-        fallback: Mutex<Option<(u32, Arc<LocalTokens>)>>,
+        fallback: ShareCell<LocalTokens>,
     },
 }
 
@@ -68,7 +92,7 @@ enum Tokens {
 struct Shared {
     limiter: SharedLimiter,
     /// The local share used while Redis is unreachable, rebuilt when the share changes.
-    fallback: Mutex<Option<(u32, Arc<LocalLimiter>)>>,
+    fallback: ShareCell<LocalLimiter>,
 }
 
 /// A request that would wait longer than its `max_wait`.
@@ -114,7 +138,7 @@ pub struct OverTokenLimit {
 pub struct TokenHold {
     reserved: Reserved,
     by: HeldBy,
-    model: Arc<str>,
+    model: String,
     settled: bool,
 }
 
@@ -133,7 +157,7 @@ impl TokenHold {
     /// Sets the reservation to `actual` tokens (Bedrock's count; 0 when it refused the call).
     pub fn settle(mut self, actual: u64) {
         self.settled = true;
-        metrics::counter!("bedrock_embed_tokens_settled_total", "model" => self.model.to_string())
+        metrics::counter!("bedrock_embed_tokens_settled_total", "model" => self.model.clone())
             .increment(actual);
         match &self.by {
             HeldBy::Local(l) => l.settle(&self.reserved, actual),
@@ -234,12 +258,12 @@ impl Limiter {
                     limits.tokens_per_min_limit,
                     limits.tokens_per_day_limit,
                 )),
-                fallback: Mutex::new(None),
+                fallback: ShareCell::new(),
             });
         }
         limiter.shared = Some(Shared {
             limiter: SharedLimiter::new(limits, redis, model_key),
-            fallback: Mutex::new(None),
+            fallback: ShareCell::new(),
         });
         limiter
     }
@@ -292,7 +316,7 @@ impl Limiter {
         &self,
         max_wait: Option<Duration>,
         tokens: u64,
-        model: &Arc<str>,
+        model: &str,
     ) -> Result<Permit, Shed> {
         let started = tokio::time::Instant::now();
         let mut permit = self.acquire_request(max_wait).await?;
@@ -336,37 +360,29 @@ impl Limiter {
         permit.tokens = Some(TokenHold {
             reserved,
             by,
-            model: Arc::clone(model),
+            model: model.to_string(),
             settled: false,
         });
         Ok(permit)
     }
 
-    /// The token share for now, rebuilt when the number of replicas changed.
+    /// The token share for now (see [`ShareCell`]).
     fn token_fallback(
         &self,
-        fallback: &Mutex<Option<(u32, Arc<LocalTokens>)>>,
+        fallback: &ShareCell<LocalTokens>,
         shared: &SharedTokens,
     ) -> Arc<LocalTokens> {
         let replicas = shared.redis().replicas_for_share();
-        let mut current = fallback.lock().unwrap_or_else(|e| e.into_inner());
-        match &*current {
-            Some((n, limiter)) if *n == replicas => Arc::clone(limiter),
-            _ => {
-                let (per_min, per_day) = token_share_of(self.limits, replicas);
-                tracing::info!(
-                    replicas,
-                    tokens_per_min_limit = per_min,
-                    tokens_per_day_limit = per_day,
-                    "limiter: Redis is unreachable; using this replica's share of the token budget"
-                );
-                let limiter = Arc::new(
-                    LocalTokens::new(per_min, per_day).expect("a shared token budget has a limit"),
-                );
-                *current = Some((replicas, Arc::clone(&limiter)));
-                limiter
-            }
-        }
+        fallback.get(replicas, || {
+            let (per_min, per_day) = token_share_of(self.limits, replicas);
+            tracing::info!(
+                replicas,
+                tokens_per_min_limit = per_min,
+                tokens_per_day_limit = per_day,
+                "limiter: Redis is unreachable; using this replica's share of the token budget"
+            );
+            LocalTokens::new(per_min, per_day).expect("a shared token budget has a limit")
+        })
     }
 
     /// A concurrency slot and a rate token (see [`Limiter::acquire`]).
@@ -422,25 +438,19 @@ impl Limiter {
         })
     }
 
-    /// The local share for now, rebuilt when the number of replicas changed.
+    /// The local share for now (see [`ShareCell`]).
     fn fallback(&self, shared: &Shared) -> Arc<LocalLimiter> {
         let replicas = shared.limiter.redis().replicas_for_share();
-        let mut current = shared.fallback.lock().unwrap_or_else(|e| e.into_inner());
-        match &*current {
-            Some((n, limiter)) if *n == replicas => Arc::clone(limiter),
-            _ => {
-                let (per_min, concurrent) = share_of(self.limits, replicas);
-                tracing::info!(
-                    replicas,
-                    requests_per_min_limit = per_min,
-                    max_concurrent_invocations = concurrent,
-                    "limiter: Redis is unreachable; using this replica's share of the budget"
-                );
-                let limiter = Arc::new(LocalLimiter::new(per_min, concurrent));
-                *current = Some((replicas, Arc::clone(&limiter)));
-                limiter
-            }
-        }
+        shared.fallback.get(replicas, || {
+            let (per_min, concurrent) = share_of(self.limits, replicas);
+            tracing::info!(
+                replicas,
+                requests_per_min_limit = per_min,
+                max_concurrent_invocations = concurrent,
+                "limiter: Redis is unreachable; using this replica's share of the budget"
+            );
+            LocalLimiter::new(per_min, concurrent)
+        })
     }
 }
 
@@ -509,7 +519,7 @@ mod tests {
             ..LimitParams::default()
         };
         let l = Limiter::new(limits);
-        let model: Arc<str> = "m".into();
+        let model = "m";
         assert!(l.limits_tokens());
         assert_eq!(
             l.check_tokens(1_001),
@@ -520,20 +530,20 @@ mod tests {
             })
         );
         assert_eq!(l.check_tokens(1_000), Ok(()));
-        let mut p = l.acquire(None, 800, &model).await.unwrap();
+        let mut p = l.acquire(None, 800, model).await.unwrap();
         let hold = p.take_tokens().expect("a reservation");
         assert_eq!(hold.reserved(), 800);
         drop(p);
         hold.settle(100);
         // 900 left: no wait.
         let p = l
-            .acquire(Some(Duration::from_millis(10)), 900, &model)
+            .acquire(Some(Duration::from_millis(10)), 900, model)
             .await
             .unwrap();
         assert_eq!(p.token_wait(), Duration::ZERO);
         // Full: it waits for `p`'s settle until its deadline, then sheds.
         let shed = l
-            .acquire(Some(Duration::from_secs(1)), 10, &model)
+            .acquire(Some(Duration::from_secs(1)), 10, model)
             .await
             .expect_err("over the budget");
         assert_eq!(shed.cause, ShedCause::Tokens);
@@ -541,7 +551,7 @@ mod tests {
         drop(p);
         // Without a token limit nothing is reserved.
         let mut p = Limiter::new(LimitParams::default())
-            .acquire(None, 10, &model)
+            .acquire(None, 10, model)
             .await
             .unwrap();
         assert!(p.take_tokens().is_none());
