@@ -222,7 +222,7 @@ fn the_rust_example_carries_the_hosts_wit() {
         std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
     };
     assert!(
-        read("examples/codecs/nova-rust/wit/codec.wit") == read("wit/codec.wit"),
-        "examples/codecs/nova-rust/wit/codec.wit differs from wit/codec.wit: copy wit/codec.wit over it"
+        read("examples/codecs/nova-rust/wit/codec.wit") == read("wit/v0.1.0/codec.wit"),
+        "examples/codecs/nova-rust/wit/codec.wit differs from wit/v0.1.0/codec.wit: copy wit/v0.1.0/codec.wit over it"
     );
 }

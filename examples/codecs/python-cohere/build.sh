@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Python Cohere Embed v4 codec (app.py) into a WebAssembly component with
-# componentize-py, from the repository's wit/codec.wit.
+# componentize-py, from the repository's wit/v0.1.0/codec.wit.
 #
 #   examples/codecs/python-cohere/build.sh [OUT.wasm]
 #
@@ -26,7 +26,7 @@ tmp="$out.tmp.$$"
 (
   cd "$here"
   unset VIRTUAL_ENV
-  "$venv/bin/componentize-py" --wit-path "$repo/wit" --world codec-guest \
+  "$venv/bin/componentize-py" --wit-path "$repo/wit/v0.1.0" --world codec-guest \
     componentize --python-path "$here" app -o "$tmp"
 )
 mv "$tmp" "$out"

@@ -16,7 +16,7 @@
 //! - errors are values (`codec-error`), never panics: a panic traps and fails the request.
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/v0.1.0",
     world: "codec-guest",
 });
 

@@ -5,7 +5,7 @@
 
 pub mod wire;
 
-codec_kit::export_codec!(wire, "../../wit");
+codec_kit::export_codec!(wire, "../../wit/v0.1.0");
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 //! tokio's blocking pool.
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../wit/v0.1.0",
     world: "codec-guest",
 });
 

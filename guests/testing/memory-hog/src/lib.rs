@@ -3,7 +3,7 @@
 //! `info` and `check` behave; `decode` returns an error.
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/v0.1.0",
     world: "codec-guest",
 });
 

@@ -14,7 +14,7 @@
 //! Any other id: `info`, `check` and `encode` behave (one invocation per input).
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/v0.1.0",
     world: "codec-guest",
 });
 

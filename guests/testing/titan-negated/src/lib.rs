@@ -3,7 +3,7 @@
 //! vector negated, so a client sees which of the two codecs answered.
 
 wit_bindgen::generate!({
-    path: "../../../wit",
+    path: "../../../wit/v0.1.0",
     world: "codec-guest",
 });
 
