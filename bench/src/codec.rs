@@ -119,7 +119,10 @@ pub fn bench(c: &mut Criterion) {
         let codec = load_builtin(&sandbox, case.wasm_file).expect("built-in codec");
         let params = host_params(&case.params);
         let native = native_params(&case.params);
-        let options = RequestOptions { dimensions: None };
+        let options = RequestOptions {
+            dimensions: None,
+            embedding_type: None,
+        };
         let is_titan = case.wasm_file.starts_with("titan");
 
         // The two sides must agree before their speed is compared.

@@ -23,7 +23,9 @@ use futures::future::try_join_all;
 
 use crate::aws::{InvokeFailure, classify};
 use crate::cache::{CacheKey, EmbeddingCache, KeyScope};
-use crate::codec::{CodecError, Registry, RequestOptions, RouteError};
+use crate::codec::{
+    CodecError, EmbeddingType, Registry, RequestOptions, RouteError, embedding_type,
+};
 use crate::limiter::{ShedCause, TokenHold, estimate};
 use crate::models::Model;
 
@@ -42,6 +44,8 @@ pub struct Embedder {
 pub struct EmbedOptions {
     /// The request's `dimensions` override (OpenAI's `dimensions`).
     pub dimensions: Option<u32>,
+    /// The request's `embedding_type`; else the model's `embedding_type` param; else float.
+    pub embedding_type: Option<EmbeddingType>,
     /// Give up with [`EmbedError::RateLimited`] rather than wait longer than this for the
     /// limiter, over the whole request (HTTP: the model's `limiter_max_wait`). `None`: wait.
     pub max_wait: Option<Duration>,
@@ -74,6 +78,8 @@ impl CacheOutcome {
 #[derive(Debug, Clone)]
 pub struct Embedded {
     pub vectors: Vec<Vec<f32>>,
+    /// What the values are (integer types hold exact integers in the f32s).
+    pub embedding_type: EmbeddingType,
     pub prompt_tokens: u64,
     /// InvokeModel calls the codec asked for.
     pub invocations: usize,
@@ -208,8 +214,15 @@ impl Embedder {
             })?;
         let codec = route.codec;
         let base = Arc::<str>::from(route.base_model_id);
+        // Resolved here, not left to the codec, so a cache hit knows what it serves; the codec
+        // validates it for the model and must answer in it.
+        let embedding_type = options
+            .embedding_type
+            .or_else(|| embedding_type::from_params(&model.params))
+            .unwrap_or(EmbeddingType::Float);
         let request_options = RequestOptions {
             dimensions: options.dimensions,
+            embedding_type: Some(embedding_type),
         };
 
         // The cache: which texts are known, and the distinct others to send.
@@ -221,7 +234,7 @@ impl Embedder {
                     codec_version: &codec.info().version,
                     params: &model.params,
                     dimensions: options.dimensions,
-                    embedding_type: None,
+                    embedding_type: options.embedding_type.map(embedding_type::type_name),
                 };
                 let hasher = scope.hasher();
                 let keys: Vec<CacheKey> = inputs.iter().map(|t| hasher.key(t)).collect();
@@ -269,6 +282,7 @@ impl Embedder {
         {
             return Ok(Embedded {
                 vectors: found.into_iter().map(|v| v.unwrap_or_default()).collect(),
+                embedding_type,
                 prompt_tokens: 0,
                 invocations: 0,
                 attempts: 0,
@@ -355,6 +369,7 @@ impl Embedder {
 
         let mut out = Embedded {
             vectors: Vec::with_capacity(count),
+            embedding_type,
             prompt_tokens: 0,
             invocations: invocation_count,
             attempts: 0,

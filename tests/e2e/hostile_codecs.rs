@@ -92,7 +92,10 @@ fn titan_still_serves(catalog: &Catalog) {
 }
 
 fn options() -> RequestOptions {
-    RequestOptions { dimensions: None }
+    RequestOptions {
+        dimensions: None,
+        embedding_type: None,
+    }
 }
 
 fn encode(model: &str, inputs: &[&str]) -> Result<usize, CodecError> {

@@ -18,3 +18,4 @@ mod scale_out;
 mod server_http;
 mod third_party_codecs;
 mod token_quota;
+mod wit_versions;

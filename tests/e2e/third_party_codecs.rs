@@ -204,7 +204,10 @@ async fn a_pinned_codec_serves_a_model_id_no_prefix_describes() {
             .encode(
                 &route.base_model_id,
                 &[],
-                RequestOptions { dimensions: None },
+                RequestOptions {
+                    dimensions: None,
+                    embedding_type: None
+                },
                 &inputs
             )
             .is_err()

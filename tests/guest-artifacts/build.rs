@@ -23,6 +23,7 @@ fn main() {
                 "test-titan-negated",
                 "test-wit-v1",
                 "test-wrong-world",
+                "test-bad-spans",
                 "codec-template",
             ],
             sources: &["testing", "template"],

@@ -46,5 +46,8 @@ pub fn params(pairs: &[(&str, &str)]) -> Vec<Param> {
 }
 
 pub fn no_options() -> RequestOptions {
-    RequestOptions { dimensions: None }
+    RequestOptions {
+        dimensions: None,
+        embedding_type: None,
+    }
 }

@@ -296,6 +296,9 @@ pub async fn run(
         dimensions: job.dimensions,
     };
     let start = resume::prepare(&job.output, &job.rejects, &fingerprint, job.overwrite)?;
+    // The model's `embedding_type` param decides the type for the whole job.
+    let embedding_type = crate::codec::embedding_type::from_params(&model.params)
+        .unwrap_or(crate::codec::EmbeddingType::Float);
     let total = if stdin {
         None
     } else {
@@ -408,7 +411,7 @@ pub async fn run(
                             Ok(doc) => match results.next().expect("one result per good line") {
                                 Ok(vector) => {
                                     let text = job.include_text.then_some(doc.text.as_str());
-                                    sink.write_vector(&output_line(line.number - 1, &doc.id, &vector, text))?;
+                                    sink.write_vector(&output_line(line.number - 1, &doc.id, &vector, embedding_type, text))?;
                                     embedded += 1;
                                     chunk_done += 1;
                                     continue;

@@ -17,19 +17,40 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::rejects::Reject;
+use crate::codec::EmbeddingType;
 
 /// One output line. `index` comes first so that the line is self-describing when skimmed.
 #[derive(Serialize)]
 struct OutputLine<'a> {
     index: u64,
     id: &'a Value,
-    embedding: &'a [f32],
+    embedding: Values<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<&'a str>,
 }
 
-/// The output line of input line `index` (0-based), newline included.
-pub fn output_line(index: u64, id: &Value, embedding: &[f32], text: Option<&str>) -> Vec<u8> {
+/// A vector as floats, or as JSON integers for the integer embedding types.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Values<'a> {
+    Float(&'a [f32]),
+    Int(Vec<i16>),
+}
+
+/// The output line of input line `index` (0-based), newline included. `embedding` holds values
+/// of `embedding_type` (the model's `embedding_type` param).
+pub fn output_line(
+    index: u64,
+    id: &Value,
+    embedding: &[f32],
+    embedding_type: EmbeddingType,
+    text: Option<&str>,
+) -> Vec<u8> {
+    let embedding = match embedding_type {
+        EmbeddingType::Float => Values::Float(embedding),
+        // Exact: the codec contract holds these to integers in -128..=255.
+        _ => Values::Int(embedding.iter().map(|x| *x as i16).collect()),
+    };
     let mut out = serde_json::to_vec(&OutputLine {
         index,
         id,
@@ -127,7 +148,7 @@ mod tests {
     #[test]
     fn an_output_line_round_trips_its_floats() {
         let v = vec![0.1f32, -1.5e-7, 1.0 / 3.0, 0.0];
-        let line = output_line(4, &json!("a"), &v, None);
+        let line = output_line(4, &json!("a"), &v, EmbeddingType::Float, None);
         assert_eq!(line.last(), Some(&b'\n'));
         let back: Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(back["index"], 4);
@@ -135,8 +156,14 @@ mod tests {
         assert!(back.get("text").is_none());
         let floats: Vec<f32> = serde_json::from_value(back["embedding"].clone()).unwrap();
         assert_eq!(floats, v);
-        let with_text: Value =
-            serde_json::from_slice(&output_line(0, &Value::Null, &v, Some("hi"))).unwrap();
+        let with_text: Value = serde_json::from_slice(&output_line(
+            0,
+            &Value::Null,
+            &v,
+            EmbeddingType::Float,
+            Some("hi"),
+        ))
+        .unwrap();
         assert_eq!(with_text["text"], "hi");
         assert_eq!(with_text["id"], Value::Null);
     }
@@ -149,8 +176,14 @@ mod tests {
             dir.path().join("out.rejects.jsonl"),
         );
         let mut sink = Sink::open(&out, &rej).unwrap();
-        sink.write_vector(&output_line(0, &Value::Null, &[1.0], None))
-            .unwrap();
+        sink.write_vector(&output_line(
+            0,
+            &Value::Null,
+            &[1.0],
+            EmbeddingType::Float,
+            None,
+        ))
+        .unwrap();
         assert!(
             !rej.exists(),
             "the rejects file is created on the first reject only"
@@ -163,8 +196,14 @@ mod tests {
         .unwrap();
         // Writing the reject flushed the vector before it.
         assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1);
-        sink.write_vector(&output_line(2, &Value::Null, &[1.0], None))
-            .unwrap();
+        sink.write_vector(&output_line(
+            2,
+            &Value::Null,
+            &[1.0],
+            EmbeddingType::Float,
+            None,
+        ))
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&rej).unwrap().lines().count(), 1);
         sink.sync().unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);

@@ -372,7 +372,13 @@ mod tests {
     }
 
     fn vector(index: u64) -> Vec<u8> {
-        output_line(index, &Value::Null, &[index as f32, 0.5], None)
+        output_line(
+            index,
+            &Value::Null,
+            &[index as f32, 0.5],
+            crate::codec::EmbeddingType::Float,
+            None,
+        )
     }
 
     fn reject(line: u64) -> Vec<u8> {

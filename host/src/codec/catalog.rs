@@ -480,7 +480,10 @@ fn smoke(codec: &Arc<Codec>, registry: &Registry, models: &[ModelUse]) -> anyhow
     match codec.encode(
         &model_id,
         &params,
-        RequestOptions { dimensions: None },
+        RequestOptions {
+            dimensions: None,
+            embedding_type: None,
+        },
         &inputs,
     ) {
         Ok(_) => Ok(()),

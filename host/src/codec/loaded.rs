@@ -1,6 +1,9 @@
 //! A loaded codec: a compiled, version-checked, pre-instantiated component, and the four
 //! calls of the contract, each on a warm instance (recycled after a trap or
 //! [`WARM_CALLS`] calls) with the contract's promises checked.
+//!
+//! A codec of any WIT version this host serves ([`WitVersion`]) is driven through its own
+//! bindings ([`Guest`]); the rest of the host sees the current version's types only.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -11,11 +14,13 @@ use wasmtime::Store;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use super::bindings::{
-    CodecGuest, CodecGuestPre, CodecInfo, Embeddings, INTERFACE, INTERFACE_VERSION, Invocation,
-    Param, RequestOptions,
+    CodecInfo, EmbeddingType, GuestError, INTERFACE, Invocation, Param, RequestOptions, Vectors,
+    WitVersion, v0_1, v0_2,
 };
+use super::embedding_type::{fits, type_name, type_rule};
 use super::error::CodecError;
 use super::sandbox::{Sandbox, SandboxState};
+use super::spans;
 
 /// Bedrock refuses InvokeModel bodies above this size.
 pub const MAX_BODY_BYTES: usize = 25_000_000;
@@ -36,13 +41,23 @@ impl fmt::Display for CodecSource {
     }
 }
 
+/// One response's vectors, read and checked: one per input of the invocation, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    /// The type of every value (integers are held as exact f32s).
+    pub embedding_type: EmbeddingType,
+    pub input_tokens: Option<u32>,
+}
+
 pub struct Codec {
     info: CodecInfo,
     interface_version: String,
+    wit: WitVersion,
     source: CodecSource,
     sha256: String,
     sandbox: Sandbox,
-    pre: CodecGuestPre<SandboxState>,
+    pre: Pre,
     /// Idle instances, ready for the next call (see [`Codec::call`]).
     warm: Mutex<Vec<Warm>>,
     max_idle: usize,
@@ -53,7 +68,7 @@ pub struct Codec {
 /// encode + decode natively (see BENCHMARKS.md).
 struct Warm {
     store: Store<SandboxState>,
-    guest: CodecGuest,
+    guest: Guest,
     output: MemoryOutputPipe,
     calls: u32,
 }
@@ -93,15 +108,15 @@ impl Codec {
         let component = sandbox
             .compile_cached(bytes, &sha256)
             .context("not a valid WebAssembly component (build it with `cargo build --target wasm32-wasip2`)")?;
-        let interface_version = exported_interface_version(sandbox, &component)?;
+        let (interface_version, wit) = exported_interface_version(sandbox, &component)?;
         let instance_pre = sandbox
             .linker()
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)
             .context("it imports something the codec sandbox does not provide (codecs get no capabilities)")?;
-        let pre = CodecGuestPre::new(instance_pre)
+        let pre = Pre::new(wit, instance_pre)
             .map_err(anyhow::Error::from)
-            .context("its exports do not match the codec interface")?;
+            .with_context(|| format!("its exports do not match {INTERFACE}@{interface_version}"))?;
 
         let mut codec = Self {
             info: CodecInfo {
@@ -111,6 +126,7 @@ impl Codec {
                 params: vec![],
             },
             interface_version,
+            wit,
             source,
             sha256,
             sandbox: sandbox.clone(),
@@ -119,9 +135,7 @@ impl Codec {
             max_idle: max_idle(),
         };
         codec.info = codec
-            .call("info", "-", |guest, store| {
-                guest.bedrock_embed_codec_codec().call_info(store)
-            })
+            .call("info", "-", |guest, store| guest.info(store))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         validate_info(&codec.info)?;
         Ok(codec)
@@ -155,9 +169,7 @@ impl Codec {
 
     pub fn check(&self, model_id: &str, params: &[Param]) -> Result<(), CodecError> {
         self.call("check", model_id, |guest, store| {
-            guest
-                .bedrock_embed_codec_codec()
-                .call_check(store, model_id, params)
+            guest.check(store, model_id, params)
         })?
         .map_err(|e| CodecError::from_guest(self.name(), e))
     }
@@ -171,11 +183,10 @@ impl Codec {
         options: RequestOptions,
         inputs: &[String],
     ) -> Result<Vec<Invocation>, CodecError> {
+        self.check_options(options)?;
         let invocations = self
             .call("encode", model_id, |guest, store| {
-                guest
-                    .bedrock_embed_codec_codec()
-                    .call_encode(store, model_id, params, options, inputs)
+                guest.encode(store, model_id, params, options, inputs)
             })?
             .map_err(|e| CodecError::from_guest(self.name(), e))?;
         let covered: u64 = invocations.iter().map(|i| u64::from(i.input_count)).sum();
@@ -213,8 +224,9 @@ impl Codec {
         Ok(invocations)
     }
 
-    /// Vectors from one response body, with the contract checked: one finite vector per input,
-    /// all of one length.
+    /// Vectors from one response body, with the contract checked: one vector per input, all
+    /// of one length, every value fitting its type, of the type the request asked for. Spans
+    /// a codec points at are read here, natively.
     pub fn decode(
         &self,
         model_id: &str,
@@ -223,50 +235,92 @@ impl Codec {
         body: &[u8],
         input_count: u32,
     ) -> Result<Embeddings, CodecError> {
-        let embeddings = self
+        self.check_options(options)?;
+        let decoded = self
             .call("decode", model_id, |guest, store| {
-                guest.bedrock_embed_codec_codec().call_decode(
-                    store,
-                    model_id,
-                    params,
-                    options,
-                    body,
-                    input_count,
-                )
+                guest.decode(store, model_id, params, options, body, input_count)
             })?
             .map_err(|e| CodecError::from_guest(self.name(), e))?;
-        let vectors = &embeddings.vectors;
+        let contract = |reason: String| self.contract("decode", model_id, reason);
+        let vectors = match decoded.vectors {
+            Vectors::Values(vectors) => vectors,
+            Vectors::Spans(spans) => {
+                let mut vectors = Vec::with_capacity(spans.len());
+                for (i, span) in spans.into_iter().enumerate() {
+                    let mut v = Vec::new();
+                    spans::slice(body, span)
+                        .and_then(|bytes| spans::parse_array(bytes, &mut v))
+                        .map_err(|e| contract(format!("vector {i}: {e}")))?;
+                    vectors.push(v);
+                }
+                vectors
+            }
+        };
         if vectors.len() != input_count as usize {
-            return Err(self.contract(
-                "decode",
-                model_id,
-                format!(
-                    "it returned {} vectors for {input_count} inputs",
-                    vectors.len()
-                ),
-            ));
+            return Err(contract(format!(
+                "it returned {} vectors for {input_count} inputs",
+                vectors.len()
+            )));
+        }
+        let embedding_type = decoded.embedding_type;
+        if let Some(asked) = options.embedding_type
+            && asked != embedding_type
+        {
+            return Err(contract(format!(
+                "it returned {} vectors where the request asked for {}",
+                type_name(embedding_type),
+                type_name(asked)
+            )));
         }
         let dims = vectors.first().map_or(0, Vec::len);
         if dims == 0 {
-            return Err(self.contract("decode", model_id, "it returned empty vectors".into()));
+            return Err(contract("it returned empty vectors".into()));
         }
         for (i, v) in vectors.iter().enumerate() {
             if v.len() != dims {
-                return Err(self.contract(
-                    "decode",
-                    model_id,
-                    format!("vector {i} has {} dimensions, vector 0 has {dims}", v.len()),
-                ));
+                return Err(contract(format!(
+                    "vector {i} has {} dimensions, vector 0 has {dims}",
+                    v.len()
+                )));
             }
-            if v.iter().any(|x| !x.is_finite()) {
-                return Err(self.contract(
-                    "decode",
-                    model_id,
-                    format!("vector {i} holds NaN or infinity"),
-                ));
+            if let Some(x) = v.iter().find(|x| !fits(embedding_type, **x)) {
+                return Err(contract(if embedding_type == EmbeddingType::Float {
+                    format!("vector {i} holds NaN or infinity")
+                } else {
+                    format!(
+                        "vector {i} holds {x}, which is not {} ({} vectors)",
+                        type_rule(embedding_type),
+                        type_name(embedding_type)
+                    )
+                }));
             }
         }
-        Ok(embeddings)
+        Ok(Embeddings {
+            vectors,
+            embedding_type,
+            input_tokens: decoded.input_tokens,
+        })
+    }
+
+    /// A 0.1 codec has no embedding types: a request for one is the client's error, named.
+    fn check_options(&self, options: RequestOptions) -> Result<(), CodecError> {
+        match (self.wit, options.embedding_type) {
+            (WitVersion::V0_1, Some(t)) if t != EmbeddingType::Float => {
+                Err(CodecError::InvalidParam {
+                    codec: self.name().to_string(),
+                    message: format!(
+                        "embedding_type {:?} is not available: codec {} implements \
+                         {INTERFACE}@{}, which has float vectors only; use \"float\" or a codec \
+                         built against {INTERFACE}@{}",
+                        type_name(t),
+                        self.name(),
+                        self.interface_version,
+                        WitVersion::current().version()
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Runs one export on a warm instance (or a fresh one when none is idle). The instance goes
@@ -276,7 +330,7 @@ impl Codec {
         &self,
         func: &'static str,
         model_id: &str,
-        f: impl FnOnce(&CodecGuest, &mut Store<SandboxState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&Guest, &mut Store<SandboxState>) -> wasmtime::Result<R>,
     ) -> Result<R, CodecError> {
         let idle = self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let instance = match idle {
@@ -353,12 +407,12 @@ impl Codec {
     }
 }
 
-/// Finds `bedrock-embed:codec/codec@X.Y.Z` among the component's exports and checks that this
-/// host can drive it (semver: same major, and for 0.x the same minor).
+/// Finds `bedrock-embed:codec/codec@X.Y.Z` among the component's exports and the bindings
+/// that drive it (semver: same major, and for 0.x the same minor, as one this host serves).
 fn exported_interface_version(
     sandbox: &Sandbox,
     component: &wasmtime::component::Component,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, WitVersion)> {
     let ty = component.component_type();
     let exports: Vec<String> = ty
         .exports(sandbox.engine())
@@ -368,43 +422,199 @@ fn exported_interface_version(
     let Some(version) = exports.iter().find_map(|name| name.strip_prefix(&prefix)) else {
         bail!(
             "it does not export {INTERFACE} (it exports: {}); a codec must implement the world \
-             `codec-guest` of wit/codec.wit",
+             `codec-guest` of wit/v{}/codec.wit",
             if exports.is_empty() {
                 "nothing".to_string()
             } else {
                 exports.join(", ")
-            }
+            },
+            WitVersion::current().version()
         );
     };
-    if !compatible(version, INTERFACE_VERSION) {
+    let Some(wit) = WitVersion::for_export(version) else {
         bail!(
-            "it exports {INTERFACE}@{version}, but this host supports {INTERFACE}@{} \
-             (semver-compatible versions); rebuild the codec against this host's wit/ or \
-             upgrade bedrock-embed",
-            supported_range()
+            "it exports {INTERFACE}@{version}, but this host supports {} (semver-compatible \
+             versions); rebuild the codec against wit/v{}/ of this host or upgrade bedrock-embed",
+            WitVersion::supported(),
+            WitVersion::current().version()
         );
-    }
-    Ok(version.to_string())
-}
-
-fn compatible(theirs: &str, ours: &str) -> bool {
-    let parse = |v: &str| -> Option<(u64, u64)> {
-        let mut parts = v.split(['.', '-', '+']);
-        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
     };
-    match (parse(theirs), parse(ours)) {
-        (Some((0, a)), Some((0, b))) => a == b,
-        (Some((a, _)), Some((b, _))) => a == b,
-        _ => false,
+    Ok((version.to_string(), wit))
+}
+
+/// The pre-instantiated component, through the bindings of its WIT version.
+enum Pre {
+    V0_1(v0_1::CodecGuestPre<SandboxState>),
+    V0_2(v0_2::CodecGuestPre<SandboxState>),
+}
+
+impl Pre {
+    fn new(
+        wit: WitVersion,
+        pre: wasmtime::component::InstancePre<SandboxState>,
+    ) -> wasmtime::Result<Self> {
+        Ok(match wit {
+            WitVersion::V0_1 => Self::V0_1(v0_1::CodecGuestPre::new(pre)?),
+            WitVersion::V0_2 => Self::V0_2(v0_2::CodecGuestPre::new(pre)?),
+        })
+    }
+
+    fn instantiate(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<Guest> {
+        Ok(match self {
+            Self::V0_1(pre) => Guest::V0_1(pre.instantiate(store)?),
+            Self::V0_2(pre) => Guest::V0_2(pre.instantiate(store)?),
+        })
     }
 }
 
-fn supported_range() -> String {
-    let mut parts = INTERFACE_VERSION.split('.');
-    match (parts.next(), parts.next()) {
-        (Some("0"), Some(minor)) => format!("0.{minor}.x"),
-        (Some(major), _) => format!("{major}.x"),
-        _ => INTERFACE_VERSION.to_string(),
+/// An instance, and the four calls in the current version's types. An older version's values
+/// are converted field by field: what it cannot express (embedding types) is refused before
+/// the call ([`Codec::check_options`]).
+enum Guest {
+    V0_1(v0_1::CodecGuest),
+    V0_2(v0_2::CodecGuest),
+}
+
+/// What `decode` answered, before the host reads spans and checks the contract.
+type GuestDecoded = v0_2::bedrock_embed::codec::types::Embeddings;
+
+impl Guest {
+    fn info(&self, store: &mut Store<SandboxState>) -> wasmtime::Result<CodecInfo> {
+        match self {
+            Self::V0_2(g) => g.bedrock_embed_codec_codec().call_info(store),
+            Self::V0_1(g) => {
+                let i = g.bedrock_embed_codec_codec().call_info(store)?;
+                Ok(CodecInfo {
+                    name: i.name,
+                    version: i.version,
+                    model_prefixes: i.model_prefixes,
+                    params: i
+                        .params
+                        .into_iter()
+                        .map(|p| super::bindings::ParamSpec {
+                            name: p.name,
+                            description: p.description,
+                            default_value: p.default_value,
+                            allowed: p.allowed,
+                        })
+                        .collect(),
+                })
+            }
+        }
+    }
+
+    fn check(
+        &self,
+        store: &mut Store<SandboxState>,
+        model_id: &str,
+        params: &[Param],
+    ) -> wasmtime::Result<Result<(), GuestError>> {
+        match self {
+            Self::V0_2(g) => g
+                .bedrock_embed_codec_codec()
+                .call_check(store, model_id, params),
+            Self::V0_1(g) => Ok(g
+                .bedrock_embed_codec_codec()
+                .call_check(store, model_id, &v1_params(params))?
+                .map_err(v1_error)),
+        }
+    }
+
+    fn encode(
+        &self,
+        store: &mut Store<SandboxState>,
+        model_id: &str,
+        params: &[Param],
+        options: RequestOptions,
+        inputs: &[String],
+    ) -> wasmtime::Result<Result<Vec<Invocation>, GuestError>> {
+        match self {
+            Self::V0_2(g) => g
+                .bedrock_embed_codec_codec()
+                .call_encode(store, model_id, params, options, inputs),
+            Self::V0_1(g) => Ok(g
+                .bedrock_embed_codec_codec()
+                .call_encode(
+                    store,
+                    model_id,
+                    &v1_params(params),
+                    v1_options(options),
+                    inputs,
+                )?
+                .map(|invocations| {
+                    invocations
+                        .into_iter()
+                        .map(|i| Invocation {
+                            body: i.body,
+                            input_count: i.input_count,
+                        })
+                        .collect()
+                })
+                .map_err(v1_error)),
+        }
+    }
+
+    fn decode(
+        &self,
+        store: &mut Store<SandboxState>,
+        model_id: &str,
+        params: &[Param],
+        options: RequestOptions,
+        body: &[u8],
+        input_count: u32,
+    ) -> wasmtime::Result<Result<GuestDecoded, GuestError>> {
+        match self {
+            Self::V0_2(g) => g.bedrock_embed_codec_codec().call_decode(
+                store,
+                model_id,
+                params,
+                options,
+                body,
+                input_count,
+            ),
+            Self::V0_1(g) => Ok(g
+                .bedrock_embed_codec_codec()
+                .call_decode(
+                    store,
+                    model_id,
+                    &v1_params(params),
+                    v1_options(options),
+                    body,
+                    input_count,
+                )?
+                .map(|e| GuestDecoded {
+                    vectors: Vectors::Values(e.vectors),
+                    embedding_type: EmbeddingType::Float,
+                    input_tokens: e.input_tokens,
+                })
+                .map_err(v1_error)),
+        }
+    }
+}
+
+fn v1_params(params: &[Param]) -> Vec<v0_1::bedrock_embed::codec::types::Param> {
+    params
+        .iter()
+        .map(|p| v0_1::bedrock_embed::codec::types::Param {
+            name: p.name.clone(),
+            value: p.value.clone(),
+        })
+        .collect()
+}
+
+fn v1_options(options: RequestOptions) -> v0_1::bedrock_embed::codec::types::RequestOptions {
+    v0_1::bedrock_embed::codec::types::RequestOptions {
+        dimensions: options.dimensions,
+    }
+}
+
+fn v1_error(error: v0_1::bedrock_embed::codec::types::CodecError) -> GuestError {
+    use v0_1::bedrock_embed::codec::types::CodecError as E;
+    match error {
+        E::InvalidParam(m) => GuestError::InvalidParam(m),
+        E::InvalidInput(m) => GuestError::InvalidInput(m),
+        E::BadResponse(m) => GuestError::BadResponse(m),
+        E::UnsupportedModel(m) => GuestError::UnsupportedModel(m),
     }
 }
 
@@ -422,20 +632,4 @@ fn validate_info(info: &CodecInfo) -> anyhow::Result<()> {
         bail!("codec {} reports an empty model prefix {p:?}", info.name);
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn semver_compatibility_of_the_interface() {
-        assert!(compatible("0.1.0", "0.1.0"));
-        assert!(compatible("0.1.7", "0.1.0"));
-        assert!(!compatible("0.2.0", "0.1.0"));
-        assert!(!compatible("1.0.0", "0.1.0"));
-        assert!(compatible("1.4.0", "1.0.0"));
-        assert!(!compatible("garbage", "0.1.0"));
-        assert_eq!(supported_range(), "0.1.x");
-    }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::token_ids;
+use crate::codec::{EmbeddingType, embedding_type};
 
 /// `encoding_format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,6 +30,8 @@ pub struct EmbeddingsRequest {
     pub model: String,
     pub encoding_format: EncodingFormat,
     pub dimensions: Option<u32>,
+    /// `embedding_type` (this API's addition): int8, uint8, binary, ubinary or float.
+    pub embedding_type: Option<EmbeddingType>,
     pub user: Option<String>,
 }
 
@@ -43,6 +46,8 @@ struct RawRequest {
     encoding_format: Option<Value>,
     #[serde(default)]
     dimensions: Option<Value>,
+    #[serde(default)]
+    embedding_type: Option<Value>,
     #[serde(default)]
     user: Option<Value>,
 }
@@ -120,6 +125,23 @@ impl EmbeddingsRequest {
             },
             Some(other) => return Err(wrong_type("dimensions", "a positive integer", &other)),
         };
+        let embedding_type = match raw.embedding_type {
+            None => None,
+            Some(Value::String(s)) => Some(embedding_type::parse(&s).ok_or_else(|| {
+                ApiError::invalid(
+                    "embedding_type",
+                    "invalid_embedding_type",
+                    format!(
+                        "embedding_type {s:?} is not supported: use one of {} (README lists \
+                         which types each model offers)",
+                        type_list()
+                    ),
+                )
+            })?),
+            Some(other) => {
+                return Err(wrong_type("embedding_type", &type_list(), &other));
+            }
+        };
         let user = match raw.user {
             None => None,
             Some(Value::String(s)) => Some(s),
@@ -130,9 +152,23 @@ impl EmbeddingsRequest {
             model,
             encoding_format,
             dimensions,
+            embedding_type,
             user,
         })
     }
+}
+
+/// `"float", "int8", "uint8", "binary" or "ubinary"`.
+fn type_list() -> String {
+    let names: Vec<String> = embedding_type::ALL
+        .iter()
+        .map(|t| format!("{:?}", embedding_type::type_name(*t)))
+        .collect();
+    format!(
+        "{} or {}",
+        names[..names.len() - 1].join(", "),
+        names[names.len() - 1]
+    )
 }
 
 fn bad_dimensions(shown: &str) -> ApiError {
@@ -259,11 +295,12 @@ pub struct EmbeddingData {
     pub embedding: Embedding,
 }
 
-/// A vector as floats, or as base64 of its little-endian float32 bytes.
+/// A vector as floats, as integers (the integer embedding types), or as base64 of its bytes.
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum Embedding {
     Float(Vec<f32>),
+    Int(Vec<i16>),
     Base64(String),
 }
 
@@ -274,14 +311,18 @@ pub struct Usage {
 }
 
 impl<'a> EmbeddingsResponse<'a> {
+    /// `vectors` hold values of `embedding_type`; integer types go out as JSON integers, or
+    /// with base64 as one byte a value (two's complement for int8 and binary), as Bedrock
+    /// gives them.
     pub fn new(
         model: &'a str,
         vectors: Vec<Vec<f32>>,
+        embedding_type: EmbeddingType,
         prompt_tokens: u64,
         format: EncodingFormat,
     ) -> Self {
-        let data = match format {
-            EncodingFormat::Float => vectors
+        let data = match (format, embedding_type) {
+            (EncodingFormat::Float, EmbeddingType::Float) => vectors
                 .into_iter()
                 .enumerate()
                 .map(|(index, v)| EmbeddingData {
@@ -290,7 +331,17 @@ impl<'a> EmbeddingsResponse<'a> {
                     embedding: Embedding::Float(v),
                 })
                 .collect(),
-            EncodingFormat::Base64 => {
+            (EncodingFormat::Float, _) => vectors
+                .iter()
+                .enumerate()
+                .map(|(index, v)| EmbeddingData {
+                    object: "embedding",
+                    index,
+                    // Exact: the codec contract holds these to integers in -128..=255.
+                    embedding: Embedding::Int(v.iter().map(|x| *x as i16).collect()),
+                })
+                .collect(),
+            (EncodingFormat::Base64, EmbeddingType::Float) => {
                 // One scratch buffer for every vector: no allocation per float or per vector
                 // beyond the base64 string itself.
                 let mut scratch = Vec::new();
@@ -304,6 +355,15 @@ impl<'a> EmbeddingsResponse<'a> {
                     })
                     .collect()
             }
+            (EncodingFormat::Base64, _) => vectors
+                .iter()
+                .enumerate()
+                .map(|(index, v)| EmbeddingData {
+                    object: "embedding",
+                    index,
+                    embedding: Embedding::Base64(encode_bytes(v)),
+                })
+                .collect(),
         };
         Self {
             object: "list",
@@ -325,6 +385,12 @@ pub fn encode_f32_le(floats: &[f32], scratch: &mut Vec<u8>) -> String {
         scratch.extend_from_slice(&f.to_le_bytes());
     }
     STANDARD.encode(scratch.as_slice())
+}
+
+/// Base64 of integer values of -128..=255 as one byte each (int8 and binary as two's complement).
+pub fn encode_bytes(values: &[f32]) -> String {
+    let bytes: Vec<u8> = values.iter().map(|x| (*x as i16) as u8).collect();
+    STANDARD.encode(bytes)
 }
 
 /// `GET /v1/models`: `{object:"list", data:[...]}`.
@@ -546,6 +612,7 @@ mod tests {
         let r = EmbeddingsResponse::new(
             "titan",
             vec![vec![0.5, 1.0], vec![2.0, 0.25]],
+            EmbeddingType::Float,
             7,
             EncodingFormat::Float,
         );
@@ -556,8 +623,71 @@ mod tests {
                    "data": [{"object": "embedding", "index": 0, "embedding": [0.5, 1.0]},
                             {"object": "embedding", "index": 1, "embedding": [2.0, 0.25]}]})
         );
-        let r = EmbeddingsResponse::new("titan", vec![vec![1.0]], 1, EncodingFormat::Base64);
+        let r = EmbeddingsResponse::new(
+            "titan",
+            vec![vec![1.0]],
+            EmbeddingType::Float,
+            1,
+            EncodingFormat::Base64,
+        );
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["data"][0]["embedding"], "AACAPw==");
+    }
+
+    #[test]
+    fn integer_types_go_out_as_integers_or_one_byte_a_value() {
+        let vectors = vec![vec![-128.0, -1.0, 0.0, 127.0]];
+        let r = EmbeddingsResponse::new(
+            "cohere",
+            vectors.clone(),
+            EmbeddingType::Int8,
+            1,
+            EncodingFormat::Float,
+        );
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(text.contains(r#""embedding":[-128,-1,0,127]"#), "{text}");
+        let r = EmbeddingsResponse::new(
+            "cohere",
+            vectors,
+            EmbeddingType::Binary,
+            1,
+            EncodingFormat::Base64,
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        let bytes = STANDARD
+            .decode(v["data"][0]["embedding"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(bytes, [0x80, 0xff, 0x00, 0x7f]);
+        let r = EmbeddingsResponse::new(
+            "cohere",
+            vec![vec![0.0, 200.0, 255.0]],
+            EmbeddingType::Uint8,
+            1,
+            EncodingFormat::Base64,
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        let bytes = STANDARD
+            .decode(v["data"][0]["embedding"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(bytes, [0, 200, 255]);
+    }
+
+    #[test]
+    fn embedding_type_is_read_and_checked() {
+        let r = parse(json!({"model": "m", "input": "x", "embedding_type": "ubinary"})).unwrap();
+        assert_eq!(r.embedding_type, Some(EmbeddingType::Ubinary));
+        let r = parse(json!({"model": "m", "input": "x", "embedding_type": null})).unwrap();
+        assert_eq!(r.embedding_type, None);
+        let e = err(json!({"model": "m", "input": "x", "embedding_type": "int4"}));
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.param, Some("embedding_type"));
+        assert_eq!(e.code, "invalid_embedding_type");
+        assert_eq!(
+            e.message,
+            "embedding_type \"int4\" is not supported: use one of \"float\", \"int8\", \
+             \"uint8\", \"binary\" or \"ubinary\" (README lists which types each model offers)"
+        );
+        let e = err(json!({"model": "m", "input": "x", "embedding_type": 8}));
+        assert_eq!(e.param, Some("embedding_type"));
     }
 }

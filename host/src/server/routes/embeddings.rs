@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::codec::CodecError;
+use crate::codec::{CodecError, EmbeddingType};
 use crate::embedder::{EmbedError, EmbedOptions};
 use crate::server::AppState;
 use crate::server::error::ApiError;
@@ -96,6 +96,7 @@ async fn embed<'s>(
     let started = Instant::now();
     let options = EmbedOptions {
         dimensions: request.dimensions,
+        embedding_type: request.embedding_type,
         max_wait: Some(model.limiter.limits().max_wait),
         skip_cache_lookup: no_cache(headers),
     };
@@ -108,10 +109,13 @@ async fn embed<'s>(
     metrics::request_finished(&model.name, started.elapsed(), ok, tokens);
     let embedded = result.map_err(|e| {
         let mut err = ApiError::from_embed(&e);
-        if matches!(e, EmbedError::Codec(CodecError::InvalidParam { .. }))
-            && request.dimensions.is_some()
-        {
-            err = err.param("dimensions");
+        // A request option the model refuses: name the field the codec's message is about.
+        if let EmbedError::Codec(CodecError::InvalidParam { message, .. }) = &e {
+            if request.embedding_type.is_some() && message.contains("embedding_type") {
+                err = err.param("embedding_type");
+            } else if request.dimensions.is_some() {
+                err = err.param("dimensions");
+            }
         }
         err
     })?;
@@ -125,6 +129,7 @@ async fn embed<'s>(
     let mut response = json_response(
         &model.name,
         embedded.vectors,
+        embedded.embedding_type,
         embedded.prompt_tokens,
         request.encoding_format,
     );
@@ -150,6 +155,7 @@ fn no_cache(headers: &HeaderMap) -> bool {
 fn json_response(
     model: &str,
     vectors: Vec<Vec<f32>>,
+    embedding_type: EmbeddingType,
     prompt_tokens: u64,
     format: EncodingFormat,
 ) -> Response {
@@ -161,7 +167,7 @@ fn json_response(
         6
     };
     let mut buf = Vec::with_capacity(floats * per_float + vectors.len() * 48 + 128);
-    let response = EmbeddingsResponse::new(model, vectors, prompt_tokens, format);
+    let response = EmbeddingsResponse::new(model, vectors, embedding_type, prompt_tokens, format);
     match serde_json::to_writer(&mut buf, &response) {
         Ok(()) => (
             [(
