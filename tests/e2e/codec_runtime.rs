@@ -54,6 +54,7 @@ fn decode(
 fn dims(d: u32) -> RequestOptions {
     RequestOptions {
         dimensions: Some(d),
+        embedding_type: None,
     }
 }
 

@@ -12,12 +12,17 @@ repo="$(cd "$here/../../.." && pwd)"
 out="${1:-$repo/target/python-codecs/cohere_v4_py.wasm}"
 venv="${VENV:-$repo/.venv}"
 
+# One maker of the venv at a time: test processes may run this script concurrently.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 if ! "$venv/bin/python" -m pip show --quiet componentize-py >/dev/null 2>&1; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 fi
+flock -u 9
 
 mkdir -p "$(dirname "$out")"
 tmp="$out.tmp.$$"
