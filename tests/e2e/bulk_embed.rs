@@ -31,6 +31,11 @@ embeddings:
       max_concurrent_invocations: \"4\"
   - from: bedrock:amazon.titan-embed-text-v2:0
     name: titan
+  - from: bedrock:cohere.embed-english-v3
+    name: cohere-int8
+    params:
+      input_type: search_document
+      embedding_type: int8
 ";
 
 struct Dir {
@@ -370,6 +375,28 @@ fn plain_text_from_stdin_and_the_help_text() {
         "clap usage error: {}",
         stderr(&both)
     );
+}
+
+#[test]
+fn a_compact_embedding_type_is_written_as_json_integers() {
+    let dir = Dir::new();
+    std::fs::write(dir.path("in.txt"), "alpha beta\ngamma\n").unwrap();
+    for (model, out) in [("cohere", "float.jsonl"), ("cohere-int8", "int8.jsonl")] {
+        let run = dir.run(&["--model", model, "--input", "in.txt", "--output", out]);
+        assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    }
+    let float = read_jsonl(&dir.path("float.jsonl"));
+    let int8 = read_jsonl(&dir.path("int8.jsonl"));
+    assert_eq!(int8.len(), 2);
+    for (f, i) in float.iter().zip(&int8) {
+        let want: Vec<Value> = bedrock_emulator::vectors::cohere_int8(&vector(f))
+            .into_iter()
+            .map(|x| json!(x))
+            .collect();
+        // Integers in the file (`12`, not `12.0`), equal to what Bedrock derived from the floats.
+        assert_eq!(i["embedding"], Value::Array(want), "line {}", i["index"]);
+        assert!(i["embedding"][0].is_i64(), "{}", i["embedding"][0]);
+    }
 }
 
 /// Ctrl-C, in-process: the job stops with only complete, in-order lines written, says how to

@@ -34,6 +34,10 @@ const MODELS: &str = "
     name: panics
     params:
       codec: test-panic
+  - from: bedrock:cohere.embed-english-v3
+    name: cohere-ubinary
+    params:
+      embedding_type: ubinary
 ";
 
 struct Options {
@@ -270,6 +274,120 @@ async fn embeddings_float_and_base64_agree_with_usage_and_order() {
         .await;
     assert_eq!(status, 200, "{cohere}");
     assert_eq!(cohere["data"].as_array().unwrap().len(), 2);
+    h.shutdown().await;
+}
+
+fn ints(v: &Value) -> Vec<i64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap_or_else(|| panic!("{x} is not a JSON integer")))
+        .collect()
+}
+
+fn bytes_of(v: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap())
+        .unwrap()
+}
+
+/// Packs 0/1 values 8 to a byte, first in the most significant bit (the WIT's `binary`).
+fn pack_bits(bits: &[u8]) -> Vec<u8> {
+    bits.chunks(8)
+        .map(|c| {
+            c.iter()
+                .enumerate()
+                .fold(0u8, |b, (i, bit)| b | (bit << (7 - i)))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn compact_embedding_types_carry_what_bedrock_sent() {
+    use bedrock_emulator::vectors::{cohere_int8, cohere_ubinary, cohere_uint8, titan_binary};
+    let h = Harness::start(Options::default()).await;
+    let text = "the cat sat on the mat";
+    let float = |model: &'static str| {
+        let h = &h;
+        async move {
+            let (status, _, body) = h.post(json!({"model": model, "input": text})).await;
+            assert_eq!(status, 200, "{body}");
+            floats(&body["data"][0]["embedding"])
+        }
+    };
+    let cohere_float = float("cohere").await;
+    assert_eq!(cohere_float.len(), 1024);
+
+    // Cohere int8 as JSON integers: what the emulator derived from the same float vector.
+    let (status, _, body) = h
+        .post(json!({"model": "cohere", "input": [text, "x"], "embedding_type": "int8"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let want: Vec<i64> = cohere_int8(&cohere_float).iter().map(|x| i64::from(*x)).collect();
+    assert_eq!(ints(&body["data"][0]["embedding"]), want);
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+
+    // int8 in base64: one byte a value, two's complement.
+    let (status, _, body) = h
+        .post(json!({"model": "cohere", "input": text, "embedding_type": "int8", "encoding_format": "base64"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let want: Vec<u8> = cohere_int8(&cohere_float).iter().map(|x| *x as u8).collect();
+    assert_eq!(bytes_of(&body["data"][0]["embedding"]), want);
+
+    // uint8 through the request; ubinary through the model's param (128 packed bytes).
+    let (status, _, body) = h
+        .post(json!({"model": "cohere", "input": text, "embedding_type": "uint8", "encoding_format": "base64"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(bytes_of(&body["data"][0]["embedding"]), cohere_uint8(&cohere_float));
+    let (status, _, body) = h
+        .post(json!({"model": "cohere-ubinary", "input": text}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let want: Vec<i64> = cohere_ubinary(&cohere_float).iter().map(|x| i64::from(*x)).collect();
+    assert_eq!(want.len(), 128);
+    assert_eq!(ints(&body["data"][0]["embedding"]), want);
+
+    // Titan v2 binary: Bedrock's 0/1 per dimension, packed 8 to a byte, signed.
+    let titan_float = float("titan").await;
+    let (status, _, body) = h
+        .post(json!({"model": "titan", "input": text, "embedding_type": "binary"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let want: Vec<i64> = pack_bits(&titan_binary(&titan_float))
+        .into_iter()
+        .map(|b| i64::from(b as i8))
+        .collect();
+    assert_eq!(want.len(), 128);
+    assert_eq!(ints(&body["data"][0]["embedding"]), want);
+    let (status, _, body) = h
+        .post(json!({"model": "titan", "input": text, "embedding_type": "binary", "encoding_format": "base64"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        bytes_of(&body["data"][0]["embedding"]),
+        pack_bits(&titan_binary(&titan_float))
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_embedding_type_the_model_does_not_offer_is_a_400_naming_it() {
+    let h = Harness::start(Options::default()).await;
+    for (model, asked) in [("titan", "int8"), ("titan-v1", "binary")] {
+        let (status, _, body) = h
+            .post(json!({"model": model, "input": "hello", "embedding_type": asked}))
+            .await;
+        let e = openai_error(status, &body, 400, "invalid_param");
+        assert_eq!(e["param"], "embedding_type", "{body}");
+        let message = e["message"].as_str().unwrap();
+        assert!(
+            message.contains("embedding_type") && message.contains(asked) && message.contains("float"),
+            "names the field, the value and what the model offers: {message}"
+        );
+    }
+    assert_eq!(h.emulator.stats().attempted, 0, "nothing was sent to Bedrock");
     h.shutdown().await;
 }
 
