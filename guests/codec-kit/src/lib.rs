@@ -76,6 +76,21 @@ pub struct Invocation {
     pub input_count: u32,
 }
 
+/// `span` in the WIT: bytes `[start, start + len)` of a response body, one JSON array of
+/// numbers from its `[` to its `]`. [`json::Reader::numbers`] finds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: u32,
+    pub len: u32,
+}
+
+impl Span {
+    /// The bytes of the body it covers, as a range.
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.start as usize + self.len as usize
+    }
+}
+
 /// `embeddings` in the WIT: one vector per input of the invocation, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embeddings {
