@@ -14,13 +14,14 @@
 //!
 //! Responses come in two shapes, `"embeddings": [[floats], ...]` (v3 without
 //! `embedding_types`) and `"embeddings": {"float": [[floats], ...], ...}` (by type: v4 always,
-//! whatever the docs show). Both are read in one pass by [`codec_kit::json::Reader`], without a
-//! `Value` tree: a 96 x 1536 response is over 1 MB of JSON, and the reader reads its numbers
-//! much faster than serde_json. The token count is only in the `X-Amzn-Bedrock-Input-Token-Count`
-//! header, which the host reads.
+//! whatever the docs show). A 96 x 1536 response is over 1 MB of JSON, nearly all numbers:
+//! `decode` finds each vector's array with [`codec_kit::json::Reader::numbers`] without reading
+//! the numbers and returns the spans, which the host parses natively. The token count is only in
+//! the `X-Amzn-Bedrock-Input-Token-Count` header, which the host reads.
 
 use codec_kit::{
-    CodecError, CodecInfo, Embeddings, Invocation, Origin, Param, ParamSpec, RequestOptions, json,
+    CodecError, CodecInfo, EmbeddingType, Embeddings, Invocation, Origin, Param, ParamSpec,
+    RequestOptions, Vectors, json,
 };
 use serde::Serialize;
 
@@ -70,6 +71,12 @@ pub const PARAM_OUTPUT_DIMENSION: &str = "output_dimension";
 /// Accepted as an alias of `output_dimension`: the Titan codec and OpenAI call it that.
 pub const PARAM_DIMENSIONS: &str = "dimensions";
 pub const PARAM_MAX_TOKENS: &str = "max_tokens";
+pub const PARAM_EMBEDDING_TYPE: &str = codec_kit::PARAM_EMBEDDING_TYPE;
+
+/// The embedding types each model offers.
+pub fn embedding_types(_model: Model) -> &'static [EmbeddingType] {
+    &[EmbeddingType::Float]
+}
 
 pub fn info() -> CodecInfo {
     CodecInfo {
@@ -114,6 +121,13 @@ pub fn info() -> CodecInfo {
                 None,
                 &[],
             ),
+            ParamSpec::new(
+                PARAM_EMBEDDING_TYPE,
+                "The type of the vectors' values: float. A request's `embedding_type` \
+                 overrides it.",
+                Some("float"),
+                &["float"],
+            ),
         ],
     }
 }
@@ -128,6 +142,7 @@ pub struct Config<'a> {
     pub dimensions: u32,
     /// v4 only.
     pub max_tokens: Option<u32>,
+    pub embedding_type: EmbeddingType,
 }
 
 impl<'a> Config<'a> {
@@ -212,6 +227,9 @@ impl<'a> Config<'a> {
             ),
         };
 
+        let embedding_type =
+            codec_kit::embedding_type(params, options, model_id, embedding_types(model))?;
+
         Ok(Self {
             model_id,
             model,
@@ -221,6 +239,7 @@ impl<'a> Config<'a> {
                 .or(from_params.map(|(_, n)| n))
                 .unwrap_or(default),
             max_tokens,
+            embedding_type,
         })
     }
 
@@ -289,27 +308,29 @@ pub fn decode(
 ) -> Result<Embeddings, CodecError> {
     let config = Config::resolve(model_id, params, options)?;
     let count = (input_count as usize).min(MAX_TEXTS_PER_CALL);
-    let vectors = read_vectors(body, count, config.dimensions as usize)
-        .map_err(|e| codec_kit::unreadable(model_id, e, body))?;
-    codec_kit::check_vectors(model_id, &vectors, input_count, config.dimensions)?;
+    let arrays = read_vectors(body, count).map_err(|e| codec_kit::unreadable(model_id, e, body))?;
+    let spans = codec_kit::check_arrays(
+        model_id,
+        &arrays,
+        input_count,
+        config.dimensions,
+        EmbeddingType::Float,
+    )?;
     Ok(Embeddings {
-        vectors,
+        vectors: Vectors::Spans(spans),
+        embedding_type: EmbeddingType::Float,
         input_tokens: None,
     })
 }
 
-/// The float vectors of either response shape; `count` and `dimensions` are the sizes expected
-/// (hints). Only `embeddings` is read; `id`, `response_type`, `texts` (an echo of the inputs)
-/// and the rest are stepped over (and checked as JSON).
-fn read_vectors(
-    body: &[u8],
-    count: usize,
-    dimensions: usize,
-) -> Result<Vec<Vec<f32>>, json::Error> {
+/// Where the float vectors of either response shape are; `count` is the number expected (a
+/// hint). Only `embeddings` is looked into; `id`, `response_type`, `texts` (an echo of the
+/// inputs) and the rest are stepped over (their structure checked).
+fn read_vectors(body: &[u8], count: usize) -> Result<Vec<json::NumberArray>, json::Error> {
     let mut reader = json::Reader::new(body);
     let mut vectors = None;
     reader.object(|key, r| match key {
-        "embeddings" => read_embeddings(r, count, dimensions).map(|v| vectors = Some(v)),
+        "embeddings" => read_embeddings(r, count).map(|v| vectors = Some(v)),
         _ => r.skip(),
     })?;
     let vectors = vectors.ok_or_else(|| reader.error("missing field `embeddings`"))?;
@@ -317,19 +338,19 @@ fn read_vectors(
     Ok(vectors)
 }
 
-/// `"embeddings": [[...], ...]` or `"embeddings": {"float": [[...], ...], "int8": ...}`.
+/// `"embeddings": [[...], ...]` or `"embeddings": {"float": [[...], ...], "int8": ...}`: one
+/// array per vector.
 fn read_embeddings(
     r: &mut json::Reader<'_>,
     count: usize,
-    dimensions: usize,
-) -> Result<Vec<Vec<f32>>, json::Error> {
+) -> Result<Vec<json::NumberArray>, json::Error> {
     if r.peek() != Some(b'{') {
-        return r.float_arrays(count, dimensions);
+        return r.number_arrays(count);
     }
     let mut float = None;
     let mut others = Vec::new();
     r.object(|key, r| match key {
-        "float" => r.float_arrays(count, dimensions).map(|v| float = Some(v)),
+        "float" => r.number_arrays(count).map(|v| float = Some(v)),
         _ => {
             others.push(key.to_owned());
             r.skip()

@@ -10,10 +10,13 @@
 //!
 //! Every model embeds one text per call, so `encode` returns one invocation per input.
 //! Responses: `{"embedding": [floats], "inputTextTokenCount": n}`, plus `embeddingsByType`
-//! (v2) or `message` (image), which are read only when `embedding` is missing.
+//! (v2) or `message` (image). `decode` hands the host the span of `embedding` (the host parses
+//! the numbers); v2's copy of it in `embeddingsByType.float` is stepped over, and read only
+//! when `embedding` is missing.
 
 use codec_kit::{
-    CodecError, CodecInfo, Embeddings, Invocation, Origin, Param, ParamSpec, RequestOptions, json,
+    CodecError, CodecInfo, EmbeddingType, Embeddings, Invocation, Origin, Param, ParamSpec,
+    RequestOptions, Vectors, json,
 };
 use serde::Serialize;
 
@@ -47,6 +50,12 @@ pub const V2_MAX_CHARS: usize = 50_000;
 
 pub const PARAM_DIMENSIONS: &str = "dimensions";
 pub const PARAM_NORMALIZE: &str = "normalize";
+pub const PARAM_EMBEDDING_TYPE: &str = codec_kit::PARAM_EMBEDDING_TYPE;
+
+/// The embedding types each model offers.
+pub fn embedding_types(_model: Model) -> &'static [EmbeddingType] {
+    &[EmbeddingType::Float]
+}
 
 pub fn info() -> CodecInfo {
     CodecInfo {
@@ -70,6 +79,13 @@ pub fn info() -> CodecInfo {
                 Some("true"),
                 &["true", "false"],
             ),
+            ParamSpec::new(
+                PARAM_EMBEDDING_TYPE,
+                "The type of the vectors' values: float. A request's `embedding_type` \
+                 overrides it.",
+                Some("float"),
+                &["float"],
+            ),
         ],
     }
 }
@@ -82,6 +98,7 @@ pub struct Config<'a> {
     pub dimensions: u32,
     /// `Some` for v2 only.
     pub normalize: Option<bool>,
+    pub embedding_type: EmbeddingType,
 }
 
 impl<'a> Config<'a> {
@@ -128,11 +145,14 @@ impl<'a> Config<'a> {
                 None
             }
         };
+        let embedding_type =
+            codec_kit::embedding_type(params, options, model_id, embedding_types(model))?;
         Ok(Self {
             model_id,
             model,
             dimensions: from_request.or(from_param).unwrap_or(default),
             normalize,
+            embedding_type,
         })
     }
 
@@ -219,39 +239,43 @@ pub fn decode(
     input_count: u32,
 ) -> Result<Embeddings, CodecError> {
     let config = Config::resolve(model_id, params, options)?;
-    let response = Response::read(body, config.dimensions as usize)
-        .map_err(|e| codec_kit::unreadable(model_id, e, body))?;
+    let response = Response::read(body).map_err(|e| codec_kit::unreadable(model_id, e, body))?;
     let embedding = response
         .embedding
         .ok_or_else(|| no_embedding(model_id, body))?;
-    let vectors = vec![embedding];
-    codec_kit::check_vectors(model_id, &vectors, input_count, config.dimensions)?;
+    let spans = codec_kit::check_arrays(
+        model_id,
+        &[embedding],
+        input_count,
+        config.dimensions,
+        EmbeddingType::Float,
+    )?;
     Ok(Embeddings {
-        vectors,
+        vectors: Vectors::Spans(spans),
+        embedding_type: EmbeddingType::Float,
         input_tokens: response.input_text_token_count,
     })
 }
 
-/// What a response holds for us; every other member is stepped over (and checked as JSON).
+/// What a response holds for us; every other member is stepped over (its structure checked).
 #[derive(Debug, Default)]
 struct Response {
-    /// `embedding`, or else `embeddingsByType.float`.
-    embedding: Option<Vec<f32>>,
+    /// Where `embedding` is, or else `embeddingsByType.float`.
+    embedding: Option<json::NumberArray>,
     input_text_token_count: Option<u32>,
 }
 
 impl Response {
-    /// Reads `body` with [`codec_kit::json::Reader`], which reads float arrays much faster than
-    /// serde_json. v2 repeats the vector in `embeddingsByType.float`: that copy is stepped over
-    /// (serde_json still goes through it, to find where it ends) and read only when `embedding`
-    /// is missing or null.
-    fn read(body: &[u8], dimensions: usize) -> Result<Self, json::Error> {
+    /// Reads `body` with [`codec_kit::json::Reader`], finding the vector without reading its
+    /// numbers. v2 repeats the vector in `embeddingsByType.float`: that copy is stepped over (a
+    /// scan to its `]`) and looked into only when `embedding` is missing or null.
+    fn read(body: &[u8]) -> Result<Self, json::Error> {
         let mut response = Self::default();
         let mut reader = json::Reader::new(body);
         let mut by_type = None;
         reader.object(|key, r| match key {
             "embedding" => r
-                .option(|r| r.floats(dimensions))
+                .option(json::Reader::numbers)
                 .map(|v| response.embedding = v),
             "inputTextTokenCount" => r.value().map(|n| response.input_text_token_count = n),
             "embeddingsByType" => {
@@ -266,7 +290,7 @@ impl Response {
                 .option(|r| {
                     let mut float = None;
                     r.object(|key, r| match key {
-                        "float" => r.option(|r| r.floats(dimensions)).map(|v| float = v),
+                        "float" => r.option(json::Reader::numbers).map(|v| float = v),
                         _ => r.skip(),
                     })?;
                     Ok(float)

@@ -23,10 +23,21 @@ fn numbered(n: usize) -> Vec<String> {
 fn dims(n: u32) -> RequestOptions {
     RequestOptions {
         dimensions: Some(n),
+        embedding_type: None,
     }
 }
 
-const NONE: RequestOptions = RequestOptions { dimensions: None };
+const NONE: RequestOptions = RequestOptions {
+    dimensions: None,
+    embedding_type: None,
+};
+
+/// The vectors as the host reads them (the spans parsed), checking they are float spans.
+fn values(got: &Embeddings, body: &[u8]) -> Vec<Vec<f32>> {
+    assert_eq!(got.embedding_type, EmbeddingType::Float);
+    assert!(matches!(got.vectors, Vectors::Spans(_)), "{got:?}");
+    got.vectors.values(body).unwrap()
+}
 
 fn body(model: &str, p: &[(&str, &str)], o: RequestOptions, inputs: &[&str]) -> Value {
     let inv = encode(model, &params(p), o, &texts(inputs)).unwrap();
@@ -67,7 +78,8 @@ fn info_names_the_codec_prefix_and_params() {
             "truncate",
             "output_dimension",
             "dimensions",
-            "max_tokens"
+            "max_tokens",
+            "embedding_type"
         ]
     );
     assert_eq!(
@@ -422,9 +434,10 @@ fn decodes_the_list_shape() {
         vectors_json(2, 1024)
     );
     let got = decode(EN, &[], NONE, body.as_bytes(), 2).unwrap();
-    assert_eq!(got.vectors.len(), 2);
-    assert_eq!(got.vectors[1][0], 1.0);
-    assert_eq!(got.vectors[1][1], 0.015625);
+    let vectors = values(&got, body.as_bytes());
+    assert_eq!(vectors.len(), 2);
+    assert_eq!(vectors[1][0], 1.0);
+    assert_eq!(vectors[1][1], 0.015625);
     assert_eq!(got.input_tokens, None);
 }
 
@@ -436,9 +449,10 @@ fn decodes_the_by_type_shape_taking_float() {
         vectors_json(2, 256)
     );
     let got = decode(V4, &[], dims(256), body.as_bytes(), 2).unwrap();
-    assert_eq!(got.vectors.len(), 2);
-    assert_eq!(got.vectors[0].len(), 256);
-    assert_eq!(got.vectors[1][0], 1.0);
+    let vectors = values(&got, body.as_bytes());
+    assert_eq!(vectors.len(), 2);
+    assert_eq!(vectors[0].len(), 256);
+    assert_eq!(vectors[1][0], 1.0);
 }
 
 #[test]
@@ -462,8 +476,9 @@ fn a_full_96_by_1536_response_keeps_order() {
     );
     assert!(body.len() > 1_000_000);
     let got = decode(V4, &[], NONE, body.as_bytes(), 96).unwrap();
-    assert_eq!(got.vectors.len(), 96);
-    for (i, v) in got.vectors.iter().enumerate() {
+    let vectors = values(&got, body.as_bytes());
+    assert_eq!(vectors.len(), 96);
+    for (i, v) in vectors.iter().enumerate() {
         assert_eq!(v[0], i as f32);
         assert_eq!(v.len(), 1536);
     }
@@ -512,7 +527,8 @@ fn vectors_of_unequal_or_wrong_size_are_a_bad_response() {
 fn non_numbers_are_a_bad_response() {
     for body in [
         &br#"{"embeddings": [[0.1, "0.2"]]}"#[..],
-        br#"{"embeddings": [[0.1, null]]}"#,
+        br#"{"embeddings": [[0.1, [0.2]]]}"#,
+        br#"{"embeddings": [[0.1, {}]]}"#,
         br#"{"embeddings": [0.1, 0.2]}"#,
         br#"{"embeddings": "float"}"#,
         br#"{"embeddings": null}"#,
@@ -523,6 +539,18 @@ fn non_numbers_are_a_bad_response() {
             "{err:?}"
         );
     }
+    // The numbers themselves are the host's to check (it refuses `null`, `01` and 1e39, beyond
+    // f32): the spans are returned as they are.
+    let body = format!(
+        r#"{{"embeddings": [[null, 01, 1e39{}]]}}"#,
+        ", 0.5".repeat(1021)
+    );
+    let got = decode(EN, &[], NONE, body.as_bytes(), 1).unwrap();
+    let Vectors::Spans(spans) = &got.vectors else {
+        panic!("{got:?}")
+    };
+    assert!(body[spans[0].range()].starts_with("[null, 01, 1e39, 0.5"));
+    assert!(got.vectors.values(body.as_bytes()).is_err());
 }
 
 #[test]
@@ -598,15 +626,16 @@ fn decodes_realistic_bodies_exactly_as_serde_json_reads_them() {
         let serde: Value = serde_json::from_slice(&body).unwrap();
         let want: Vec<Vec<f32>> =
             serde_json::from_value(serde.pointer(serde_path).unwrap().clone()).unwrap();
-        assert_eq!(bits(&got.vectors), bits(&want));
-        assert_eq!(bits(&got.vectors), bits(&vectors));
+        let got = values(&got, &body);
+        assert_eq!(bits(&got), bits(&want));
+        assert_eq!(bits(&got), bits(&vectors));
     }
 }
 
 #[test]
 fn empty_lists_decode_as_empty() {
     let got = decode(EN, &[], NONE, br#"{"embeddings": []}"#, 0);
-    assert_eq!(got.unwrap().vectors, Vec::<Vec<f32>>::new());
+    assert_eq!(got.unwrap().vectors, Vectors::Spans(vec![]));
     // An empty vector is read, then refused for its size.
     let err = decode(EN, &[], NONE, br#"{"embeddings": [[]]}"#, 1).unwrap_err();
     assert!(err.message().contains("a vector of 0 dimensions"), "{err}");
@@ -640,7 +669,7 @@ fn members_may_come_in_any_order_and_keys_only_once() {
     );
     let got = decode(V4, &[], dims(256), body.as_bytes(), 2).unwrap();
     assert_eq!(
-        got.vectors,
+        values(&got, body.as_bytes()),
         serde_json::from_str::<Vec<Vec<f32>>>(&v).unwrap()
     );
     for body in [

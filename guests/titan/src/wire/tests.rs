@@ -20,7 +20,15 @@ fn texts(v: &[&str]) -> Vec<String> {
 fn dims(n: u32) -> RequestOptions {
     RequestOptions {
         dimensions: Some(n),
+        ..RequestOptions::default()
     }
+}
+
+/// The vectors as the host reads them (the spans parsed), checking they are float.
+fn values(got: &Embeddings, body: &[u8]) -> Vec<Vec<f32>> {
+    assert_eq!(got.embedding_type, EmbeddingType::Float);
+    assert!(matches!(got.vectors, Vectors::Spans(_)), "{got:?}");
+    got.vectors.values(body).unwrap()
 }
 
 fn bodies(model: &str, p: &[(&str, &str)], o: RequestOptions, inputs: &[&str]) -> Vec<Value> {
@@ -56,7 +64,7 @@ fn info_names_the_codec_prefix_and_params() {
     assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(info.model_prefixes, vec!["amazon.titan-embed-".to_owned()]);
     let names: Vec<_> = info.params.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["dimensions", "normalize"]);
+    assert_eq!(names, ["dimensions", "normalize", "embedding_type"]);
     assert_eq!(info.params[0].default_value.as_deref(), Some("1024"));
     assert_eq!(info.params[1].default_value.as_deref(), Some("true"));
     assert_eq!(info.params[1].allowed, ["true", "false"]);
@@ -362,9 +370,10 @@ fn decodes_a_v1_response() {
         vector_json(1536)
     );
     let got = decode(V1, &[], RequestOptions::default(), body.as_bytes(), 1).unwrap();
-    assert_eq!(got.vectors.len(), 1);
-    assert_eq!(got.vectors[0].len(), 1536);
-    assert_eq!(got.vectors[0][0], -0.5);
+    let vectors = values(&got, body.as_bytes());
+    assert_eq!(vectors.len(), 1);
+    assert_eq!(vectors[0].len(), 1536);
+    assert_eq!(vectors[0][0], -0.5);
     assert_eq!(got.input_tokens, Some(3));
 }
 
@@ -373,8 +382,11 @@ fn decodes_a_v2_response_with_embeddings_by_type() {
     let body = r#"{"embedding": [0.25, -0.5, 0.125], "inputTextTokenCount": 4,
                    "embeddingsByType": {"float": [0.25, -0.5, 0.125], "binary": [1, 0, 1]}}"#;
     // Three dimensions are not a v2 size; check the parse with a size check the test controls.
-    let response = Response::read(body.as_bytes(), 3).unwrap();
-    assert_eq!(response.embedding, Some(vec![0.25, -0.5, 0.125]));
+    let response = Response::read(body.as_bytes()).unwrap();
+    let embedding = response.embedding.unwrap();
+    assert_eq!(&body[embedding.span.range()], "[0.25, -0.5, 0.125]");
+    assert_eq!(body.find("[0.25"), Some(embedding.span.start as usize));
+    assert_eq!(embedding.count, 3);
     assert_eq!(response.input_text_token_count, Some(4));
 
     let v = vector_json(256);
@@ -389,7 +401,7 @@ fn decodes_a_v2_response_with_embeddings_by_type() {
         1,
     )
     .unwrap();
-    assert_eq!(got.vectors[0].len(), 256);
+    assert_eq!(values(&got, body.as_bytes())[0].len(), 256);
     assert_eq!(got.input_tokens, Some(4));
 }
 
@@ -400,7 +412,7 @@ fn falls_back_to_embeddings_by_type_float() {
         vector_json(512)
     );
     let got = decode(V2, &[], dims(512), body.as_bytes(), 1).unwrap();
-    assert_eq!(got.vectors[0].len(), 512);
+    assert_eq!(values(&got, body.as_bytes())[0].len(), 512);
 }
 
 #[test]
@@ -417,7 +429,7 @@ fn decodes_an_image_model_response_with_message() {
         1,
     )
     .unwrap();
-    assert_eq!(got.vectors[0].len(), 384);
+    assert_eq!(values(&got, body.as_bytes())[0].len(), 384);
     assert_eq!(got.input_tokens, Some(5));
 }
 
@@ -468,12 +480,17 @@ fn a_response_without_embedding_is_a_bad_response() {
 fn non_numbers_are_a_bad_response() {
     let err = decode(V2, &[], dims(256), br#"{"embedding": [0.1, "x"]}"#, 1).unwrap_err();
     assert!(matches!(err, CodecError::BadResponse(_)), "{err:?}");
-    let err = decode(V2, &[], dims(256), br#"{"embedding": [0.1, null]}"#, 1).unwrap_err();
+    let err = decode(V2, &[], dims(256), br#"{"embedding": [0.1, {}]}"#, 1).unwrap_err();
     assert!(matches!(err, CodecError::BadResponse(_)), "{err:?}");
-    // Out of f32 range parses as infinity: refused.
-    let body = format!(r#"{{"embedding": [1e39{}]}}"#, ", 0.0".repeat(255));
-    let err = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap_err();
-    assert!(err.message().contains("out of f32 range"), "{err}");
+    // The numbers themselves are the host's to check (it refuses `null` and 1e39, beyond f32):
+    // the span is returned as it is.
+    let body = format!(r#"{{"embedding": [1e39, null{}]}}"#, ", 0.0".repeat(254));
+    let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
+    let Vectors::Spans(spans) = &got.vectors else {
+        panic!("{got:?}")
+    };
+    assert!(body[spans[0].range()].starts_with("[1e39, null, 0.0"));
+    assert!(got.vectors.values(body.as_bytes()).is_err());
 }
 
 #[test]
@@ -524,11 +541,12 @@ fn decodes_realistic_bodies_exactly_as_serde_json_reads_them() {
         serde_json::to_vec(&shortest).unwrap(),
     ] {
         let got = decode(V2, &[], RequestOptions::default(), &body, 1).unwrap();
+        let vectors = values(&got, &body);
         let serde: Value = serde_json::from_slice(&body).unwrap();
         let want: Vec<f32> = serde_json::from_value(serde["embedding"].clone()).unwrap();
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&got.vectors[0]), bits(&want));
-        assert_eq!(bits(&got.vectors[0]), bits(&v));
+        assert_eq!(bits(&vectors[0]), bits(&want));
+        assert_eq!(bits(&vectors[0]), bits(&v));
         assert_eq!(got.input_tokens, Some(7));
     }
 }
@@ -539,7 +557,7 @@ fn a_null_embedding_falls_back_to_embeddings_by_type() {
     let body = format!(r#"{{"embedding": null, "embeddingsByType": {{"float": {v}}}}}"#);
     let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
     assert_eq!(
-        got.vectors[0],
+        values(&got, body.as_bytes())[0],
         serde_json::from_str::<Vec<f32>>(&v).unwrap()
     );
 }
@@ -579,14 +597,14 @@ fn members_may_come_in_any_order() {
     );
     let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
     assert_eq!(
-        got.vectors[0],
+        values(&got, body.as_bytes())[0],
         serde_json::from_str::<Vec<f32>>(&v).unwrap()
     );
     assert_eq!(got.input_tokens, Some(4));
     let body =
         format!(r#"{{"embeddingsByType": {{"binary": [1], "float": {v}}}, "message": null}}"#);
     let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
-    assert_eq!(got.vectors[0].len(), 256);
+    assert_eq!(values(&got, body.as_bytes())[0].len(), 256);
     assert_eq!(got.input_tokens, None);
 }
 
