@@ -68,6 +68,8 @@ fn info_names_the_codec_prefix_and_params() {
     assert_eq!(info.params[0].default_value.as_deref(), Some("1024"));
     assert_eq!(info.params[1].default_value.as_deref(), Some("true"));
     assert_eq!(info.params[1].allowed, ["true", "false"]);
+    assert_eq!(info.params[2].default_value.as_deref(), Some("float"));
+    assert_eq!(info.params[2].allowed, ["float", "binary"]);
     assert!(info.params.iter().all(|p| !p.description.is_empty()));
 }
 
@@ -382,7 +384,7 @@ fn decodes_a_v2_response_with_embeddings_by_type() {
     let body = r#"{"embedding": [0.25, -0.5, 0.125], "inputTextTokenCount": 4,
                    "embeddingsByType": {"float": [0.25, -0.5, 0.125], "binary": [1, 0, 1]}}"#;
     // Three dimensions are not a v2 size; check the parse with a size check the test controls.
-    let response = Response::read(body.as_bytes()).unwrap();
+    let response = Response::read(body.as_bytes(), EmbeddingType::Float, 3).unwrap();
     let embedding = response.embedding.unwrap();
     assert_eq!(&body[embedding.span.range()], "[0.25, -0.5, 0.125]");
     assert_eq!(body.find("[0.25"), Some(embedding.span.start as usize));
@@ -628,4 +630,328 @@ fn null_or_missing_members_and_repeated_keys() {
         err.message().contains("expected the end of the text"),
         "{err}"
     );
+}
+
+// ---- embedding types
+
+fn typed(t: EmbeddingType) -> RequestOptions {
+    RequestOptions {
+        embedding_type: Some(t),
+        ..RequestOptions::default()
+    }
+}
+
+fn raw_body(model: &str, p: &[(&str, &str)], o: RequestOptions) -> String {
+    let inv = encode(model, &params(p), o, &texts(&["hi"])).unwrap();
+    String::from_utf8(inv[0].body.clone()).unwrap()
+}
+
+#[test]
+fn v2_binary_asks_for_binary_and_float_bodies_stay_as_they_were() {
+    let float = r#"{"inputText":"hi","dimensions":1024,"normalize":true}"#;
+    let binary =
+        r#"{"inputText":"hi","dimensions":1024,"normalize":true,"embeddingTypes":["binary"]}"#;
+    assert_eq!(raw_body(V2, &[], RequestOptions::default()), float);
+    assert_eq!(
+        raw_body(
+            V2,
+            &[("embedding_type", "float")],
+            RequestOptions::default()
+        ),
+        float
+    );
+    assert_eq!(raw_body(V2, &[], typed(EmbeddingType::Float)), float);
+    assert_eq!(
+        raw_body(
+            V2,
+            &[("embedding_type", "BINARY")],
+            RequestOptions::default()
+        ),
+        binary
+    );
+    assert_eq!(raw_body(V2, &[], typed(EmbeddingType::Binary)), binary);
+    // The request option overrides the param, both ways.
+    assert_eq!(
+        raw_body(
+            V2,
+            &[("embedding_type", "binary")],
+            typed(EmbeddingType::Float)
+        ),
+        float
+    );
+    assert_eq!(
+        raw_body(
+            V2,
+            &[("embedding_type", "float")],
+            typed(EmbeddingType::Binary)
+        ),
+        binary
+    );
+    for model in [V1, IMAGE] {
+        assert!(
+            !raw_body(
+                model,
+                &[("embedding_type", "float")],
+                typed(EmbeddingType::Float)
+            )
+            .contains("embeddingTypes")
+        );
+    }
+}
+
+#[test]
+fn embedding_types_a_model_does_not_offer_are_refused_by_name() {
+    assert_eq!(
+        check(V2, &params(&[("embedding_type", "int8")])),
+        Err(invalid_param(
+            "invalid value \"int8\" for param \"embedding_type\" of amazon.titan-embed-text-v2:0: \
+             allowed values are float, binary"
+        ))
+    );
+    assert_eq!(
+        check(V2, &params(&[("embedding_type", "bits")])),
+        Err(invalid_param(
+            "invalid value \"bits\" for param \"embedding_type\" of amazon.titan-embed-text-v2:0: \
+             allowed values are float, binary"
+        ))
+    );
+    assert_eq!(
+        check(V1, &params(&[("embedding_type", "binary")])),
+        Err(invalid_param(
+            "invalid value \"binary\" for param \"embedding_type\" of amazon.titan-embed-text-v1: \
+             allowed values are float"
+        ))
+    );
+    for t in [
+        EmbeddingType::Int8,
+        EmbeddingType::Uint8,
+        EmbeddingType::Ubinary,
+    ] {
+        assert_eq!(
+            encode(V2, &[], typed(t), &texts(&["x"])),
+            Err(invalid_param(&format!(
+                "invalid value \"{t}\" for request option \"embedding_type\" of \
+                 amazon.titan-embed-text-v2:0: allowed values are float, binary"
+            )))
+        );
+    }
+    assert_eq!(
+        encode(IMAGE, &[], typed(EmbeddingType::Binary), &texts(&["x"])),
+        Err(invalid_param(
+            "invalid value \"binary\" for request option \"embedding_type\" of \
+             amazon.titan-embed-image-v1: allowed values are float"
+        ))
+    );
+    assert_eq!(
+        decode(G1, &[], typed(EmbeddingType::Binary), b"{}", 1),
+        Err(invalid_param(
+            "invalid value \"binary\" for request option \"embedding_type\" of \
+             amazon.titan-embed-g1-text-02: allowed values are float"
+        ))
+    );
+    assert_eq!(check(V2, &params(&[("embedding_type", "Binary")])), Ok(()));
+    assert_eq!(
+        check(IMAGE, &params(&[("embedding_type", "float")])),
+        Ok(())
+    );
+}
+
+/// `n` bits of a known pattern: bytes 0x81, 0x7F, 0x00, 0xFF, then 0xA5 repeated.
+fn bit_pattern(n: usize) -> (Vec<u8>, Vec<f32>) {
+    let bytes: Vec<u8> = (0..n / 8)
+        .map(|i| [0x81, 0x7F, 0x00, 0xFF].get(i).copied().unwrap_or(0xA5))
+        .collect();
+    let bits = bytes
+        .iter()
+        .flat_map(|b| (0..8).rev().map(move |i| (b >> i) & 1))
+        .collect();
+    (bits, bytes.iter().map(|&b| f32::from(b as i8)).collect())
+}
+
+#[test]
+fn v2_binary_bits_are_packed_most_significant_first_as_signed_bytes() {
+    let (bits, packed) = bit_pattern(256);
+    assert_eq!(
+        &packed[..5],
+        [-127.0, 127.0, 0.0, -1.0, f32::from(0xA5u8 as i8)]
+    );
+    let floats = vector_json(256);
+    let bits_json = serde_json::to_string(&bits).unwrap();
+    // As the emulator and the AWS page write it: `embedding` (float) is there too.
+    let body = format!(
+        r#"{{"embedding": {floats}, "embeddingsByType": {{"binary": {bits_json}}}, "inputTextTokenCount": 2}}"#
+    );
+    for (p, o) in [
+        (
+            &[("embedding_type", "binary"), ("dimensions", "256")][..],
+            RequestOptions::default(),
+        ),
+        (
+            &[][..],
+            RequestOptions {
+                dimensions: Some(256),
+                embedding_type: Some(EmbeddingType::Binary),
+            },
+        ),
+    ] {
+        let got = decode(V2, &params(p), o, body.as_bytes(), 1).unwrap();
+        assert_eq!(got.embedding_type, EmbeddingType::Binary);
+        assert_eq!(got.vectors, Vectors::Values(vec![packed.clone()]));
+        assert_eq!(got.input_tokens, Some(2));
+    }
+    // Both types in the body, float asked for: the float `embedding`, as spans.
+    let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
+    assert_eq!(
+        values(&got, body.as_bytes())[0],
+        serde_json::from_str::<Vec<f32>>(&floats).unwrap()
+    );
+    // 1024 dimensions are 128 values; members in any order, a float copy by type too.
+    let (bits, packed) = bit_pattern(1024);
+    let body = json!({"embeddingsByType": {"float": vec![0.5; 1024], "binary": bits}, "inputTextTokenCount": 9})
+        .to_string();
+    let got = decode(V2, &[], typed(EmbeddingType::Binary), body.as_bytes(), 1).unwrap();
+    assert_eq!(got.vectors, Vectors::Values(vec![packed]));
+}
+
+#[test]
+fn v2_binary_responses_that_do_not_fit_are_bad_responses() {
+    let bin = typed(EmbeddingType::Binary);
+    let v = vector_json(1024);
+    let err = decode(
+        V2,
+        &[],
+        bin,
+        format!(r#"{{"embedding": {v}}}"#).as_bytes(),
+        1,
+    )
+    .unwrap_err();
+    assert!(
+        err.message().starts_with(
+            "the amazon.titan-embed-text-v2:0 response has no \"embeddingsByType.binary\"; body \
+             starts: {\"embedding\": [-0.5,"
+        ),
+        "{err}"
+    );
+    let body = format!(r#"{{"embeddingsByType": {{"float": {v}}}}}"#);
+    let err = decode(V2, &[], bin, body.as_bytes(), 1).unwrap_err();
+    assert!(
+        err.message().contains("has no \"embeddingsByType.binary\""),
+        "{err}"
+    );
+
+    let mut bits = bit_pattern(1024).0;
+    bits[3] = 2;
+    let body = json!({"embeddingsByType": {"binary": bits}}).to_string();
+    let err = decode(V2, &[], bin, body.as_bytes(), 1).unwrap_err();
+    assert!(
+        err.message().starts_with(
+            "the amazon.titan-embed-text-v2:0 response has a value other than 0 and 1 in \
+             \"embeddingsByType.binary\"; body starts: "
+        ),
+        "{err}"
+    );
+
+    let body = json!({"embeddingsByType": {"binary": bit_pattern(512).0}}).to_string();
+    assert_eq!(
+        decode(V2, &[], bin, body.as_bytes(), 1),
+        Err(CodecError::BadResponse(
+            "amazon.titan-embed-text-v2:0 returned a vector of 512 dimensions at position 0; \
+             1024 were asked for"
+                .into()
+        ))
+    );
+    let body = json!({"embeddingsByType": {"binary": bit_pattern(1024).0}}).to_string();
+    assert_eq!(
+        decode(V2, &[], bin, body.as_bytes(), 2),
+        Err(CodecError::BadResponse(
+            "amazon.titan-embed-text-v2:0 returned 1 vectors for 2 inputs".into()
+        ))
+    );
+    let err = decode(
+        V2,
+        &[],
+        bin,
+        br#"{"embeddingsByType": {"binary": [1, "0"]}}"#,
+        1,
+    )
+    .unwrap_err();
+    assert!(
+        err.message().contains(
+            "response: embeddingsByType.binary[1]: expected a number, found `\"0\"` at line 1 \
+             column 37"
+        ),
+        "{err}"
+    );
+}
+
+// ---- spans on the documented bodies
+
+/// The AWS pages' example responses of each model, with strings and nested members that could
+/// fool a careless scanner: the span is exactly the `embedding` array.
+#[test]
+fn spans_of_v1_v2_and_image_bodies() {
+    let v = vector_json(256);
+    let cases = [
+        (
+            V1,
+            format!(
+                r#"{{"embedding": {}, "inputTextTokenCount": 7}}"#,
+                vector_json(1536)
+            ),
+            None,
+        ),
+        (
+            V2,
+            format!(
+                r#"{{"embeddingsByType": {{"float": [9, 9], "binary": [1, 0]}}, "embedding": {v},
+                    "inputTextTokenCount": 7}}"#
+            ),
+            Some(256),
+        ),
+        (
+            IMAGE,
+            format!(
+                r#"{{"message": "no \"embedding\": [1] here ]", "embedding": {v}, "inputTextTokenCount": 7}}"#
+            ),
+            Some(256),
+        ),
+        (
+            V2,
+            format!(r#"{{"meta": {{"embedding": [1, 2]}}, "note": "\\\"]}}", "embedding": {v}}}"#),
+            Some(256),
+        ),
+    ];
+    for (model, body, d) in cases {
+        let o = RequestOptions {
+            dimensions: d,
+            ..RequestOptions::default()
+        };
+        let got =
+            decode(model, &[], o, body.as_bytes(), 1).unwrap_or_else(|e| panic!("{body}: {e}"));
+        let Vectors::Spans(spans) = &got.vectors else {
+            panic!("{got:?}")
+        };
+        let at = body.rfind(r#""embedding": "#).unwrap() + r#""embedding": "#.len();
+        assert_eq!(spans[0].start as usize, at, "{body}");
+        assert_eq!(
+            &body[spans[0].range()],
+            if model == V1 {
+                vector_json(1536)
+            } else {
+                v.clone()
+            }
+        );
+    }
+}
+
+#[test]
+fn truncated_bodies_are_bad_responses() {
+    let body = json!({"embedding": vec![0.25; 256], "embeddingsByType": {"float": vec![0.25; 256]},
+                      "inputTextTokenCount": 3})
+    .to_string();
+    assert!(decode(V2, &[], dims(256), body.as_bytes(), 1).is_ok());
+    for cut in (0..body.len()).step_by(7) {
+        let err = decode(V2, &[], dims(256), &body.as_bytes()[..cut], 1).unwrap_err();
+        assert!(matches!(err, CodecError::BadResponse(_)), "{cut}: {err:?}");
+    }
 }
