@@ -573,17 +573,33 @@ const fn has_bracket(word: u64) -> bool {
     has_zero(((word | splat(0x20)) & splat(0xF9)) ^ splat(0x79))
 }
 
+/// Whether a byte of `word` may end a flat array of numbers or not belong in one.
+const fn stops_numbers(word: u64) -> bool {
+    has_bracket(word) | has_zero(word ^ splat(b'"'))
+}
+
 /// Scans an array of numbers from `i` (just after its `[`) to its `]`.
 fn scan_numbers(text: &[u8], mut i: usize) -> Scan {
     let mut commas = 0;
     loop {
-        while let Some(chunk) = text.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-            let word = u64::from_le_bytes(*chunk);
-            if has_bracket(word) || has_zero(word ^ splat(b'"')) {
+        // Two words per iteration while neither can end the array.
+        while let Some(chunk) = text.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+            let (a, b) = chunk.split_at(8);
+            let a = u64::from_le_bytes(a.try_into().unwrap_or_default());
+            let b = u64::from_le_bytes(b.try_into().unwrap_or_default());
+            if stops_numbers(a) | stops_numbers(b) {
                 break;
             }
-            commas += zeros(word ^ splat(b',')) as usize;
-            i += 8;
+            commas += (zeros(a ^ splat(b',')) + zeros(b ^ splat(b','))) as usize;
+            i += 16;
+        }
+        if let Some(chunk) = text.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+            let word = u64::from_le_bytes(*chunk);
+            if !stops_numbers(word) {
+                commas += zeros(word ^ splat(b',')) as usize;
+                i += 8;
+                continue;
+            }
         }
         let stop = text.len().min(i + 8);
         for (k, &byte) in text[i..stop].iter().enumerate() {

@@ -776,3 +776,75 @@ fn every_truncation_of_a_body_is_an_error() {
         assert!(read(&body.as_bytes()[..cut]).is_err(), "{}", &body[..cut]);
     }
 }
+
+// ---- cost
+
+/// Not a check: times finding the spans of a 96 x 1024 Cohere response (6-decimal values, as
+/// dense as Cohere writes them) against reading its floats, natively. Run it in release mode:
+/// `cargo test --release -p codec-kit -- --ignored --nocapture span_finder_cost`.
+#[test]
+#[ignore]
+fn span_finder_cost() {
+    use std::time::{Duration, Instant};
+    let mut state = 0x2545_f491_u32;
+    let vectors: Vec<String> = (0..96)
+        .map(|_| {
+            let values: Vec<String> = (0..1024)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    format!("{:.6}", (state as f64 / u32::MAX as f64 - 0.5) / 8.0)
+                })
+                .collect();
+            format!("[{}]", values.join(","))
+        })
+        .collect();
+    let texts: Vec<String> = (0..96).map(|i| format!("text number {i}")).collect();
+    let body = format!(
+        r#"{{"id":"5d4c9e1b-3f3a-4b8e-9c1a-2f7b6d8e0a11","embeddings":{{"float":[{}]}},"texts":{},"response_type":"embeddings_by_type"}}"#,
+        vectors.join(","),
+        serde_json::to_string(&texts).unwrap()
+    );
+    let body = body.as_bytes();
+    let spans = || {
+        let mut reader = Reader::new(body);
+        let mut found = 0;
+        reader
+            .object(|key, r| match key {
+                "embeddings" => r.object(|_, r| r.number_arrays(96).map(|v| found = v.len())),
+                _ => r.skip(),
+            })
+            .unwrap();
+        found
+    };
+    let floats = || {
+        let mut reader = Reader::new(body);
+        let mut found = 0;
+        reader
+            .object(|key, r| match key {
+                "embeddings" => r.object(|_, r| r.float_arrays(96, 1024).map(|v| found = v.len())),
+                _ => r.skip(),
+            })
+            .unwrap();
+        found
+    };
+    let time = |f: &dyn Fn() -> usize| {
+        assert_eq!(f(), 96);
+        let mut best = Duration::MAX;
+        for _ in 0..20 {
+            let start = Instant::now();
+            std::hint::black_box(f());
+            best = best.min(start.elapsed());
+        }
+        best
+    };
+    let (s, f) = (time(&spans), time(&floats));
+    let mb = body.len() as f64 / 1e6;
+    println!(
+        "{mb:.2} MB body: spans {s:?} ({:.2} GB/s), floats {f:?} ({:.2} GB/s): floats / spans = {:.1}",
+        mb / 1e3 / s.as_secs_f64(),
+        mb / 1e3 / f.as_secs_f64(),
+        f.as_secs_f64() / s.as_secs_f64()
+    );
+}
