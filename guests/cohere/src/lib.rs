@@ -1,4 +1,4 @@
-//! The Cohere codec as a WASI p2 component (world `codec-guest` of `wit/codec.wit`).
+//! The Cohere codec as a WASI p2 component (world `codec-guest` of `wit/v0.2.0/codec.wit`).
 //!
 //! The wire logic lives in [`wire`], plain Rust tested natively; `codec_kit::export_codec!`
 //! generates the bindings and the shell that converts between them and codec-kit's types.
