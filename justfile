@@ -76,8 +76,8 @@ guests:
 emulator *ARGS:
     cargo run -p bedrock-emulator -- {{ARGS}}
 
-# The new crate has its own copy of wit/codec.wit and builds on its own; see
-# docs/writing-a-codec.md.
+# The new crate has its own copy of wit/v0.2.0/codec.wit (the current codec WIT) and builds
+# on its own; see docs/writing-a-codec.md.
 # Start a new codec from guests/template in DIR (default: codecs-src/NAME).
 new-codec NAME DIR="":
     #!/usr/bin/env bash
@@ -96,12 +96,12 @@ new-codec NAME DIR="":
     mkdir -p "$dir/src" "$dir/wit"
     cp guests/template/src/lib.rs "$dir/src/lib.rs"
     cp guests/template/Cargo.toml "$dir/Cargo.toml"
-    cp wit/codec.wit "$dir/wit/codec.wit"
+    cp wit/v0.2.0/codec.wit "$dir/wit/codec.wit"
     # Same dependency versions as the built-in codecs (and so a shared build cache).
     cp guests/Cargo.lock "$dir/Cargo.lock"
     sed -i -e "s/^name = \"codec-template\"/name = \"$name-codec\"/" \
            -e '/^# `just new-codec NAME` copies/d' "$dir/Cargo.toml"
-    sed -i -e 's#path: "../../wit",#path: "wit",#' \
+    sed -i -e 's#path: "../../wit/v0.2.0",#path: "wit",#' \
            -e "s/^const NAME: \&str = \"template\";/const NAME: \&str = \"$name\";/" "$dir/src/lib.rs"
     printf '%s\n' '' \
       '# Its own workspace: built on its own, for wasm32-wasip2.' \

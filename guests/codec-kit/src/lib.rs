@@ -1,7 +1,8 @@
-//! Shared by the built-in codecs: plain-Rust mirrors of the WIT records (so the wire logic
-//! never touches generated bindings and tests natively), param lookup and parsing, the texts
-//! of "bad value" errors, the input and response checks every codec does, and [`json`], a
-//! reader of responses that reads their float arrays fast.
+//! Shared by the built-in codecs: plain-Rust mirrors of the WIT records of
+//! `bedrock-embed:codec@0.2.0` (so the wire logic never touches generated bindings and tests
+//! natively), param lookup and parsing, the texts of "bad value" errors, the input and response
+//! checks every codec does, and [`json`], a reader of responses that finds their number arrays
+//! (as [`Span`]s for the host to parse) without reading the numbers.
 //!
 //! [`export_codec!`] generates each codec's bindings (with the codec's own wit-bindgen) and the
 //! shell converting between them and these types. Dependencies: serde_json and `fast-float2`,
@@ -63,10 +64,78 @@ pub struct CodecInfo {
     pub params: Vec<ParamSpec>,
 }
 
-/// `request-options` in the WIT: per-request overrides (OpenAI's `dimensions`).
+/// `embedding-type` in the WIT: the representation of a vector's values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum EmbeddingType {
+    /// f32, one value per dimension.
+    #[default]
+    Float,
+    /// Integers -128..=127, one per dimension.
+    Int8,
+    /// Integers 0..=255, one per dimension.
+    Uint8,
+    /// Packed bits, 8 dimensions per value (first dimension in the most significant bit),
+    /// each value a signed byte -128..=127.
+    Binary,
+    /// Packed bits as [`Binary`](Self::Binary), each value an unsigned byte 0..=255.
+    Ubinary,
+}
+
+impl EmbeddingType {
+    /// Every type, in the WIT's order.
+    pub const ALL: [Self; 5] = [
+        Self::Float,
+        Self::Int8,
+        Self::Uint8,
+        Self::Binary,
+        Self::Ubinary,
+    ];
+
+    /// The wire name, as Cohere spells it: `float`, `int8`, `uint8`, `binary`, `ubinary`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Float => "float",
+            Self::Int8 => "int8",
+            Self::Uint8 => "uint8",
+            Self::Binary => "binary",
+            Self::Ubinary => "ubinary",
+        }
+    }
+
+    /// The type of a wire name, matched ASCII-case-insensitively (as params are).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether a value holds 8 dimensions (`binary`, `ubinary`).
+    pub fn is_packed(self) -> bool {
+        matches!(self, Self::Binary | Self::Ubinary)
+    }
+
+    /// The values a vector of `dimensions` dimensions has in this type.
+    pub fn values_per_vector(self, dimensions: u32) -> u32 {
+        if self.is_packed() {
+            dimensions.div_ceil(8)
+        } else {
+            dimensions
+        }
+    }
+}
+
+impl fmt::Display for EmbeddingType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `request-options` in the WIT: per-request overrides (OpenAI's `dimensions`, and
+/// `embedding_type`). `None` leaves it to the model's params (or the codec's default).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RequestOptions {
     pub dimensions: Option<u32>,
+    pub embedding_type: Option<EmbeddingType>,
 }
 
 /// `invocation` in the WIT: one InvokeModel body and how many inputs (in order) it covers.
@@ -76,10 +145,68 @@ pub struct Invocation {
     pub input_count: u32,
 }
 
-/// `embeddings` in the WIT: one vector per input of the invocation, in order.
+/// `span` in the WIT: bytes `[start, start + len)` of a response body, one JSON array of
+/// numbers from its `[` to its `]`. [`json::Reader::numbers`] finds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: u32,
+    pub len: u32,
+}
+
+impl Span {
+    /// The bytes of the body it covers, as a range.
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.start as usize + self.len as usize
+    }
+}
+
+/// `vectors` in the WIT: one vector per input of the invocation, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Vectors {
+    /// Values the codec read or computed itself.
+    Values(Vec<Vec<f32>>),
+    /// Where the vectors are in the response body; the host reads the numbers (the fast path).
+    Spans(Vec<Span>),
+}
+
+impl Vectors {
+    /// How many vectors there are.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Values(v) => v.len(),
+            Self::Spans(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The values as the host reads them from the response `body` the spans are in: each span
+    /// an array of numbers, each number to the nearest f32 (checked as JSON numbers). For tests
+    /// of a codec's `decode`: in `decode` itself, reading the numbers is the slow path.
+    pub fn values(&self, body: &[u8]) -> Result<Vec<Vec<f32>>, json::Error> {
+        match self {
+            Self::Values(values) => Ok(values.clone()),
+            Self::Spans(spans) => spans
+                .iter()
+                .map(|span| {
+                    let bytes = body.get(span.range()).unwrap_or_default();
+                    let mut reader = json::Reader::new(bytes);
+                    let values = reader.floats(0)?;
+                    reader.finish().map(|()| values)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `embeddings` in the WIT.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embeddings {
-    pub vectors: Vec<Vec<f32>>,
+    pub vectors: Vectors,
+    /// The type of every value in `vectors`.
+    pub embedding_type: EmbeddingType,
     pub input_tokens: Option<u32>,
 }
 
@@ -165,7 +292,7 @@ fn family_of(id: &str) -> &str {
 pub enum Origin {
     /// A model param from the spicepod.
     Param,
-    /// A per-request option (OpenAI's `dimensions`).
+    /// A per-request option (OpenAI's `dimensions`, `embedding_type`).
     RequestOption,
 }
 
@@ -240,6 +367,36 @@ pub fn choice(
             .find(|a| a.eq_ignore_ascii_case(value))
             .copied()
             .ok_or_else(|| invalid_value(Origin::Param, name, value, model_id, allowed)),
+    }
+}
+
+/// The name of the model param choosing the embedding type (the request option
+/// `embedding_type` overrides it).
+pub const PARAM_EMBEDDING_TYPE: &str = "embedding_type";
+
+/// The embedding type of a call: the request option, else the [`PARAM_EMBEDDING_TYPE`] param
+/// (any case), else `float`; one of `offered` (the model's, in the order error texts list
+/// them). The param is checked even when the request overrides it.
+pub fn embedding_type(
+    params: &[Param],
+    options: RequestOptions,
+    model_id: &str,
+    offered: &[EmbeddingType],
+) -> Result<EmbeddingType, CodecError> {
+    let refuse =
+        |origin, value: &str| invalid_value(origin, PARAM_EMBEDDING_TYPE, value, model_id, offered);
+    let from_param = match param(params, PARAM_EMBEDDING_TYPE) {
+        None => None,
+        Some(value) => Some(
+            EmbeddingType::parse(value)
+                .filter(|t| offered.contains(t))
+                .ok_or_else(|| refuse(Origin::Param, value))?,
+        ),
+    };
+    match options.embedding_type {
+        Some(t) if !offered.contains(&t) => Err(refuse(Origin::RequestOption, t.as_str())),
+        Some(t) => Ok(t),
+        None => Ok(from_param.unwrap_or_default()),
     }
 }
 
@@ -398,6 +555,62 @@ pub fn check_vectors(
         }
     }
     Ok(())
+}
+
+/// One array per input, each with the values a vector of `dimensions` has in `embedding_type`
+/// (as [`json::Reader::numbers`] counted them): their spans, for [`Vectors::Spans`].
+pub fn check_arrays(
+    model_id: &str,
+    arrays: &[json::NumberArray],
+    input_count: u32,
+    dimensions: u32,
+    embedding_type: EmbeddingType,
+) -> Result<Vec<Span>, CodecError> {
+    if arrays.len() != input_count as usize {
+        return Err(CodecError::BadResponse(format!(
+            "{model_id} returned {} vectors for {input_count} inputs",
+            arrays.len()
+        )));
+    }
+    let want = embedding_type.values_per_vector(dimensions) as usize;
+    for (index, array) in arrays.iter().enumerate() {
+        if array.count != want {
+            return Err(CodecError::BadResponse(if embedding_type.is_packed() {
+                format!(
+                    "{model_id} returned a {embedding_type} vector of {} values at position \
+                     {index}; {dimensions} dimensions were asked for, {want} values of 8 bits",
+                    array.count
+                )
+            } else {
+                format!(
+                    "{model_id} returned a vector of {} dimensions at position {index}; \
+                     {dimensions} were asked for",
+                    array.count
+                )
+            }));
+        }
+    }
+    Ok(arrays.iter().map(|a| a.span).collect())
+}
+
+/// Bits (one value per dimension, each 0 or 1) packed as the WIT's `binary` is: 8 per value,
+/// the first dimension in the most significant bit, each value the byte as a signed integer
+/// (`byte as i8`). A last byte of fewer than 8 dimensions is padded with 0 bits. `None` if a
+/// value is not 0 or 1.
+pub fn pack_bits(bits: &[f32]) -> Option<Vec<f32>> {
+    bits.chunks(8)
+        .map(|chunk| {
+            let mut byte = 0u8;
+            for (i, &bit) in chunk.iter().enumerate() {
+                if bit == 1.0 {
+                    byte |= 0x80 >> i;
+                } else if bit != 0.0 {
+                    return None;
+                }
+            }
+            Some(f32::from(byte as i8))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,16 +1,17 @@
-//! The export shell every codec built on codec-kit shares: bindings for `wit/codec.wit` and a
-//! `Guest` impl that converts between the generated types and codec-kit's, calling the codec's
-//! wire module.
+//! The export shell every codec built on codec-kit shares: bindings for
+//! `bedrock-embed:codec@0.2.0` (`wit/v0.2.0/codec.wit`) and a `Guest` impl that converts
+//! between the generated types and codec-kit's, calling the codec's wire module.
 
 /// Generates the component for a wire module that has `info()`, `check`, `encode` and
 /// `decode` over codec-kit's types (see `guests/titan/src/wire.rs`):
 ///
 /// ```ignore
 /// pub mod wire;
-/// codec_kit::export_codec!(wire, "../../wit");
+/// codec_kit::export_codec!(wire, "../../wit/v0.2.0");
 /// ```
 ///
-/// The WIT path is relative to the invoking crate's `Cargo.toml`. Native builds (unit tests)
+/// The WIT path is relative to the invoking crate's `Cargo.toml` and must hold version 0.2.x:
+/// the shell is written against its types. Native builds (unit tests)
 /// get the same `Component` type without the export: export symbol names contain `:` and `@`,
 /// which native linkers refuse.
 #[macro_export]
@@ -61,7 +62,7 @@ macro_rules! export_codec {
                 options: wit::RequestOptions,
                 inputs: Vec<String>,
             ) -> Result<Vec<wit::Invocation>, wit::CodecError> {
-                let options = $crate::RequestOptions { dimensions: options.dimensions };
+                let options = shell::options_in(options);
                 let invocations =
                     $wire::encode(&model_id, &shell::params_in(params), options, &inputs)
                         .map_err(shell::error_out)?;
@@ -78,7 +79,7 @@ macro_rules! export_codec {
                 body: Vec<u8>,
                 input_count: u32,
             ) -> Result<wit::Embeddings, wit::CodecError> {
-                let options = $crate::RequestOptions { dimensions: options.dimensions };
+                let options = shell::options_in(options);
                 let embeddings = $wire::decode(
                     &model_id,
                     &shell::params_in(params),
@@ -88,7 +89,16 @@ macro_rules! export_codec {
                 )
                 .map_err(shell::error_out)?;
                 Ok(wit::Embeddings {
-                    vectors: embeddings.vectors,
+                    vectors: match embeddings.vectors {
+                        $crate::Vectors::Values(values) => wit::Vectors::Values(values),
+                        $crate::Vectors::Spans(spans) => wit::Vectors::Spans(
+                            spans
+                                .into_iter()
+                                .map(|s| wit::Span { start: s.start, len: s.len })
+                                .collect(),
+                        ),
+                    },
+                    embedding_type: shell::type_out(embeddings.embedding_type),
                     input_tokens: embeddings.input_tokens,
                 })
             }
@@ -102,6 +112,35 @@ macro_rules! export_codec {
                     .into_iter()
                     .map(|p| $crate::Param { name: p.name, value: p.value })
                     .collect()
+            }
+
+            pub fn options_in(options: wit::RequestOptions) -> $crate::RequestOptions {
+                $crate::RequestOptions {
+                    dimensions: options.dimensions,
+                    embedding_type: options.embedding_type.map(type_in),
+                }
+            }
+
+            pub fn type_in(t: wit::EmbeddingType) -> $crate::EmbeddingType {
+                use $crate::EmbeddingType as T;
+                match t {
+                    wit::EmbeddingType::Float => T::Float,
+                    wit::EmbeddingType::Int8 => T::Int8,
+                    wit::EmbeddingType::Uint8 => T::Uint8,
+                    wit::EmbeddingType::Binary => T::Binary,
+                    wit::EmbeddingType::Ubinary => T::Ubinary,
+                }
+            }
+
+            pub fn type_out(t: $crate::EmbeddingType) -> wit::EmbeddingType {
+                use $crate::EmbeddingType as T;
+                match t {
+                    T::Float => wit::EmbeddingType::Float,
+                    T::Int8 => wit::EmbeddingType::Int8,
+                    T::Uint8 => wit::EmbeddingType::Uint8,
+                    T::Binary => wit::EmbeddingType::Binary,
+                    T::Ubinary => wit::EmbeddingType::Ubinary,
+                }
             }
 
             pub fn error_out(error: $crate::CodecError) -> wit::CodecError {

@@ -173,3 +173,142 @@ fn vectors() {
     );
     assert!(check_vectors("m", &[vec![f32::INFINITY]], 1, 1).is_err());
 }
+
+#[test]
+fn embedding_type_names() {
+    let names: Vec<&str> = EmbeddingType::ALL.iter().map(|t| t.as_str()).collect();
+    assert_eq!(names, ["float", "int8", "uint8", "binary", "ubinary"]);
+    for t in EmbeddingType::ALL {
+        assert_eq!(EmbeddingType::parse(t.as_str()), Some(t));
+        assert_eq!(EmbeddingType::parse(&t.as_str().to_uppercase()), Some(t));
+        assert_eq!(t.to_string(), t.as_str());
+    }
+    assert_eq!(EmbeddingType::parse("int4"), None);
+    assert_eq!(EmbeddingType::parse(" float"), None);
+    assert_eq!(EmbeddingType::default(), EmbeddingType::Float);
+    assert_eq!(EmbeddingType::Int8.values_per_vector(1024), 1024);
+    assert_eq!(EmbeddingType::Binary.values_per_vector(1024), 128);
+    assert_eq!(EmbeddingType::Ubinary.values_per_vector(257), 33);
+}
+
+#[test]
+fn embedding_type_from_the_request_then_the_param_then_float() {
+    use EmbeddingType as T;
+    let offered = [T::Float, T::Binary];
+    let options = |t| RequestOptions {
+        embedding_type: t,
+        ..RequestOptions::default()
+    };
+    let param = [Param::new("embedding_type", " Binary ")];
+    assert_eq!(
+        embedding_type(&[], options(None), "m", &offered),
+        Ok(T::Float)
+    );
+    assert_eq!(
+        embedding_type(&param, options(None), "m", &offered),
+        Ok(T::Binary)
+    );
+    assert_eq!(
+        embedding_type(&param, options(Some(T::Float)), "m", &offered),
+        Ok(T::Float)
+    );
+    assert_eq!(
+        embedding_type(&[], options(Some(T::Int8)), "m", &offered),
+        Err(CodecError::InvalidParam(
+            "invalid value \"int8\" for request option \"embedding_type\" of m: allowed values \
+             are float, binary"
+                .into()
+        ))
+    );
+    for value in ["int8", "int4"] {
+        assert_eq!(
+            embedding_type(
+                &[Param::new("embedding_type", value)],
+                options(Some(T::Float)),
+                "m",
+                &offered
+            ),
+            Err(CodecError::InvalidParam(format!(
+                "invalid value \"{value}\" for param \"embedding_type\" of m: allowed values are \
+                 float, binary"
+            )))
+        );
+    }
+}
+
+#[test]
+fn arrays_are_checked_for_count_and_size() {
+    let array = |start, count| json::NumberArray {
+        span: Span { start, len: 2 },
+        count,
+    };
+    let arrays = [array(1, 4), array(9, 4)];
+    assert_eq!(
+        check_arrays("m", &arrays, 2, 4, EmbeddingType::Float),
+        Ok(vec![Span { start: 1, len: 2 }, Span { start: 9, len: 2 }])
+    );
+    assert_eq!(
+        check_arrays("m", &arrays, 3, 4, EmbeddingType::Float),
+        Err(CodecError::BadResponse(
+            "m returned 2 vectors for 3 inputs".into()
+        ))
+    );
+    assert_eq!(
+        check_arrays("m", &[array(1, 4), array(9, 3)], 2, 4, EmbeddingType::Int8),
+        Err(CodecError::BadResponse(
+            "m returned a vector of 3 dimensions at position 1; 4 were asked for".into()
+        ))
+    );
+    assert_eq!(
+        check_arrays("m", &arrays, 2, 32, EmbeddingType::Ubinary).map(|s| s.len()),
+        Ok(2)
+    );
+    assert_eq!(
+        check_arrays("m", &arrays, 2, 64, EmbeddingType::Binary),
+        Err(CodecError::BadResponse(
+            "m returned a binary vector of 4 values at position 0; 64 dimensions were asked \
+             for, 8 values of 8 bits"
+                .into()
+        ))
+    );
+    assert_eq!(
+        check_arrays("m", &[array(1, 0)], 1, 4, EmbeddingType::Float),
+        Err(CodecError::BadResponse(
+            "m returned a vector of 0 dimensions at position 0; 4 were asked for".into()
+        ))
+    );
+}
+
+#[test]
+fn bits_pack_most_significant_first_as_signed_bytes() {
+    let bits = |pattern: &str| -> Vec<f32> {
+        pattern
+            .chars()
+            .filter(|c| *c != ' ')
+            .map(|c| if c == '1' { 1.0 } else { 0.0 })
+            .collect()
+    };
+    // 0b1000_0001 = 0x81 = -127 as i8; 0b0111_1111 = 127; 0b0000_0001 = 1; 0b1111_1111 = -1.
+    let packed = pack_bits(&bits("10000001 01111111 00000001 11111111 00000000")).unwrap();
+    assert_eq!(packed, [-127.0, 127.0, 1.0, -1.0, 0.0]);
+    // A last byte of fewer than 8 bits is padded with zeros at its low end.
+    assert_eq!(
+        pack_bits(&bits("101")).unwrap(),
+        [f32::from(0b1010_0000u8 as i8)]
+    );
+    assert_eq!(pack_bits(&[]), Some(vec![]));
+    assert_eq!(pack_bits(&[1.0, 0.5]), None);
+    assert_eq!(pack_bits(&[1.0, -1.0]), None);
+}
+
+#[test]
+fn vectors_as_the_host_reads_them() {
+    let body = br#"{"a": [0.5, -1], "b": [2e0]}"#;
+    let spans = Vectors::Spans(vec![Span { start: 6, len: 9 }, Span { start: 22, len: 5 }]);
+    assert_eq!(spans.len(), 2);
+    assert_eq!(spans.values(body), Ok(vec![vec![0.5, -1.0], vec![2.0]]));
+    let outside = Vectors::Spans(vec![Span { start: 25, len: 9 }]);
+    assert!(outside.values(body).is_err());
+    let values = Vectors::Values(vec![vec![1.0]]);
+    assert_eq!(values.values(b""), Ok(vec![vec![1.0]]));
+}

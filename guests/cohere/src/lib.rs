@@ -1,11 +1,11 @@
-//! The Cohere codec as a WASI p2 component (world `codec-guest` of `wit/codec.wit`).
+//! The Cohere codec as a WASI p2 component (world `codec-guest` of `wit/v0.2.0/codec.wit`).
 //!
 //! The wire logic lives in [`wire`], plain Rust tested natively; `codec_kit::export_codec!`
 //! generates the bindings and the shell that converts between them and codec-kit's types.
 
 pub mod wire;
 
-codec_kit::export_codec!(wire, "../../wit/v0.1.0");
+codec_kit::export_codec!(wire, "../../wit/v0.2.0");
 
 #[cfg(test)]
 mod tests {
@@ -21,6 +21,7 @@ mod tests {
         let model = "cohere.embed-v4:0".to_owned();
         let options = wit::RequestOptions {
             dimensions: Some(256),
+            embedding_type: None,
         };
         let inputs: Vec<String> = (0..97).map(|i| format!("t{i}")).collect();
         let invocations = Component::encode(model.clone(), vec![], options, inputs).unwrap();
@@ -28,9 +29,19 @@ mod tests {
         assert_eq!(counts, [96, 1]);
 
         let body = format!(r#"{{"embeddings": {{"float": [{:?}]}}}}"#, [0.5f32; 256]);
+        let body = body.into_bytes();
         let embeddings =
-            Component::decode(model.clone(), vec![], options, body.into_bytes(), 1).unwrap();
-        assert_eq!(embeddings.vectors[0].len(), 256);
+            Component::decode(model.clone(), vec![], options, body.clone(), 1).unwrap();
+        let wit::Vectors::Spans(spans) = &embeddings.vectors else {
+            panic!("{:?}", embeddings.vectors)
+        };
+        let span = &spans[0];
+        let array = &body[span.start as usize..(span.start + span.len) as usize];
+        assert_eq!(
+            serde_json::from_slice::<Vec<f32>>(array).unwrap(),
+            [0.5; 256]
+        );
+        assert_eq!(embeddings.embedding_type, wit::EmbeddingType::Float);
         assert_eq!(embeddings.input_tokens, None);
 
         let err = Component::check("cohere.embed-v5:0".into(), vec![]).unwrap_err();

@@ -2,25 +2,29 @@
 //!
 //! From the AWS model-parameter pages (see shared BEDROCK-WIRE.md):
 //! - `cohere.embed-english-v3`, `cohere.embed-multilingual-v3`: `{"texts": [at most 96, each at
-//!   most 2,048 characters], "input_type", "truncate": "NONE" | "START" | "END"}`; 1,024
-//!   dimensions, fixed.
+//!   most 2,048 characters], "input_type", "truncate": "NONE" | "START" | "END",
+//!   "embedding_types"?: [type]}`; 1,024 dimensions, fixed.
 //! - `cohere.embed-v4:0`: `{"texts", "input_type", "truncate": "NONE" | "LEFT" | "RIGHT",
-//!   "output_dimension": 256 | 512 | 1024 | 1536, "max_tokens"?, "embedding_types": ["float"]}`;
+//!   "output_dimension": 256 | 512 | 1024 | 1536, "max_tokens"?, "embedding_types": [type]}`;
 //!   96 texts per call.
+//!
+//! Both offer every embedding type: float, int8, uint8, binary and ubinary (packed bits, 8
+//! dimensions per value, as the WIT's types are). One is asked for per request.
 //!
 //! `truncate` is always sent: its documented default differs between versions of the page
 //! (NONE in older ones, END in the current English one). Ours is NONE: a text too long for the
 //! model fails loudly instead of being embedded cut short without anyone knowing.
 //!
 //! Responses come in two shapes, `"embeddings": [[floats], ...]` (v3 without
-//! `embedding_types`) and `"embeddings": {"float": [[floats], ...], ...}` (by type: v4 always,
-//! whatever the docs show). Both are read in one pass by [`codec_kit::json::Reader`], without a
-//! `Value` tree: a 96 x 1536 response is over 1 MB of JSON, and the reader reads its numbers
-//! much faster than serde_json. The token count is only in the `X-Amzn-Bedrock-Input-Token-Count`
-//! header, which the host reads.
+//! `embedding_types`) and `"embeddings": {"float": [[floats], ...], "int8": ...}` (by type: v4
+//! always, whatever the docs show; v3 with `embedding_types`). A 96 x 1536 response is over 1 MB of JSON, nearly all numbers:
+//! `decode` finds each vector's array with [`codec_kit::json::Reader::numbers`] without reading
+//! the numbers and returns the spans, which the host parses natively. The token count is only in
+//! the `X-Amzn-Bedrock-Input-Token-Count` header, which the host reads.
 
 use codec_kit::{
-    CodecError, CodecInfo, Embeddings, Invocation, Origin, Param, ParamSpec, RequestOptions, json,
+    CodecError, CodecInfo, EmbeddingType, Embeddings, Invocation, Origin, Param, ParamSpec,
+    RequestOptions, Vectors, json,
 };
 use serde::Serialize;
 
@@ -70,6 +74,12 @@ pub const PARAM_OUTPUT_DIMENSION: &str = "output_dimension";
 /// Accepted as an alias of `output_dimension`: the Titan codec and OpenAI call it that.
 pub const PARAM_DIMENSIONS: &str = "dimensions";
 pub const PARAM_MAX_TOKENS: &str = "max_tokens";
+pub const PARAM_EMBEDDING_TYPE: &str = codec_kit::PARAM_EMBEDDING_TYPE;
+
+/// The embedding types each model offers: all of them, on both versions.
+pub fn embedding_types(_model: Model) -> &'static [EmbeddingType] {
+    &EmbeddingType::ALL
+}
 
 pub fn info() -> CodecInfo {
     CodecInfo {
@@ -114,6 +124,15 @@ pub fn info() -> CodecInfo {
                 None,
                 &[],
             ),
+            ParamSpec::new(
+                PARAM_EMBEDDING_TYPE,
+                "The type of the vectors' values, every model: float (default), int8, uint8, \
+                 binary or ubinary (binary types: 8 dimensions per value, the first in the most \
+                 significant bit). Any case; sent as `embedding_types`. A request's \
+                 `embedding_type` overrides it.",
+                Some("float"),
+                &["float", "int8", "uint8", "binary", "ubinary"],
+            ),
         ],
     }
 }
@@ -128,6 +147,7 @@ pub struct Config<'a> {
     pub dimensions: u32,
     /// v4 only.
     pub max_tokens: Option<u32>,
+    pub embedding_type: EmbeddingType,
 }
 
 impl<'a> Config<'a> {
@@ -212,6 +232,9 @@ impl<'a> Config<'a> {
             ),
         };
 
+        let embedding_type =
+            codec_kit::embedding_type(params, options, model_id, embedding_types(model))?;
+
         Ok(Self {
             model_id,
             model,
@@ -221,6 +244,7 @@ impl<'a> Config<'a> {
                 .or(from_params.map(|(_, n)| n))
                 .unwrap_or(default),
             max_tokens,
+            embedding_type,
         })
     }
 
@@ -237,7 +261,10 @@ impl<'a> Config<'a> {
             truncate: self.truncate,
             output_dimension: v4.then_some(self.dimensions),
             max_tokens: self.max_tokens,
-            embedding_types: v4.then_some(&["float"]),
+            // v3 keeps its basic request for float (no `embedding_types`: it answers with a
+            // list); v4 answers by type anyway, so it is told the one type read back.
+            embedding_types: (v4 || self.embedding_type != EmbeddingType::Float)
+                .then_some([self.embedding_type.as_str()]),
         };
         serde_json::to_vec(&body).expect("a struct of strings and numbers serializes")
     }
@@ -252,10 +279,10 @@ struct Body<'a> {
     output_dimension: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
-    /// v4 only: it answers by type anyway, so ask for exactly the type read back. v3 gets no
-    /// `embedding_types`, as the AWS page's basic request has none, and answers with a list.
+    /// The one type read back. Left out for v3 float, as the AWS page's basic request has none
+    /// (it then answers with a list).
     #[serde(skip_serializing_if = "Option::is_none")]
-    embedding_types: Option<&'static [&'static str; 1]>,
+    embedding_types: Option<[&'static str; 1]>,
 }
 
 pub fn check(model_id: &str, params: &[Param]) -> Result<(), CodecError> {
@@ -289,27 +316,34 @@ pub fn decode(
 ) -> Result<Embeddings, CodecError> {
     let config = Config::resolve(model_id, params, options)?;
     let count = (input_count as usize).min(MAX_TEXTS_PER_CALL);
-    let vectors = read_vectors(body, count, config.dimensions as usize)
+    let arrays = read_vectors(body, count, config.embedding_type)
         .map_err(|e| codec_kit::unreadable(model_id, e, body))?;
-    codec_kit::check_vectors(model_id, &vectors, input_count, config.dimensions)?;
+    let spans = codec_kit::check_arrays(
+        model_id,
+        &arrays,
+        input_count,
+        config.dimensions,
+        config.embedding_type,
+    )?;
     Ok(Embeddings {
-        vectors,
+        vectors: Vectors::Spans(spans),
+        embedding_type: config.embedding_type,
         input_tokens: None,
     })
 }
 
-/// The float vectors of either response shape; `count` and `dimensions` are the sizes expected
-/// (hints). Only `embeddings` is read; `id`, `response_type`, `texts` (an echo of the inputs)
-/// and the rest are stepped over (and checked as JSON).
+/// Where the vectors of `embedding_type` are in either response shape; `count` is the number
+/// expected (a hint). Only `embeddings` is looked into; `id`, `response_type`, `texts` (an echo
+/// of the inputs) and the rest are stepped over (their structure checked).
 fn read_vectors(
     body: &[u8],
     count: usize,
-    dimensions: usize,
-) -> Result<Vec<Vec<f32>>, json::Error> {
+    embedding_type: EmbeddingType,
+) -> Result<Vec<json::NumberArray>, json::Error> {
     let mut reader = json::Reader::new(body);
     let mut vectors = None;
     reader.object(|key, r| match key {
-        "embeddings" => read_embeddings(r, count, dimensions).map(|v| vectors = Some(v)),
+        "embeddings" => read_embeddings(r, count, embedding_type).map(|v| vectors = Some(v)),
         _ => r.skip(),
     })?;
     let vectors = vectors.ok_or_else(|| reader.error("missing field `embeddings`"))?;
@@ -317,27 +351,35 @@ fn read_vectors(
     Ok(vectors)
 }
 
-/// `"embeddings": [[...], ...]` or `"embeddings": {"float": [[...], ...], "int8": ...}`.
+/// `"embeddings": [[...], ...]` (float only) or `"embeddings": {"float": [[...], ...], "int8":
+/// ...}`: one array per vector. The types not asked for are stepped over.
 fn read_embeddings(
     r: &mut json::Reader<'_>,
     count: usize,
-    dimensions: usize,
-) -> Result<Vec<Vec<f32>>, json::Error> {
+    embedding_type: EmbeddingType,
+) -> Result<Vec<json::NumberArray>, json::Error> {
+    let name = embedding_type.as_str();
     if r.peek() != Some(b'{') {
-        return r.float_arrays(count, dimensions);
+        if embedding_type != EmbeddingType::Float && r.peek() == Some(b'[') {
+            return Err(r.unexpected(&format!(
+                "the embeddings by type, with \"{name}\" (a list holds floats only)"
+            )));
+        }
+        return r.number_arrays(count);
     }
-    let mut float = None;
+    let mut wanted = None;
     let mut others = Vec::new();
-    r.object(|key, r| match key {
-        "float" => r.float_arrays(count, dimensions).map(|v| float = Some(v)),
-        _ => {
+    r.object(|key, r| {
+        if key == name {
+            r.number_arrays(count).map(|v| wanted = Some(v))
+        } else {
             others.push(key.to_owned());
             r.skip()
         }
     })?;
-    float.ok_or_else(|| {
+    wanted.ok_or_else(|| {
         r.error(format!(
-            "the embeddings by type have no \"float\" list (types: {})",
+            "the embeddings by type have no \"{name}\" list (types: {})",
             if others.is_empty() {
                 "none".to_owned()
             } else {

@@ -7,21 +7,23 @@
 //! - response `{"embeddings": [[f32, ...], ...], "inputTokens": n}`.
 //!
 //! Replace the constants, [`Body`] and [`Reply`] with your model's format, and keep the rules
-//! of the contract (docs/writing-a-codec.md):
+//! of the contract (docs/writing-a-codec.md, `wit/codec.wit` of `bedrock-embed:codec@0.2.0`):
 //! - `info` must not fail; `check` validates params once at load; `encode` decides batching
 //!   and its invocations' `input-count`s add up to the number of inputs; `decode` returns one
-//!   finite vector per input of the invocation;
+//!   vector per input of the invocation, of the embedding type asked for (this model offers
+//!   float only);
 //! - no state between calls, no I/O: the host gives a codec no files, network, environment or
 //!   clock, a memory cap and a CPU deadline per call;
 //! - errors are values (`codec-error`), never panics: a panic traps and fails the request.
 
 wit_bindgen::generate!({
-    path: "../../wit/v0.1.0",
+    path: "../../wit/v0.2.0",
     world: "codec-guest",
 });
 
 use bedrock_embed::codec::types::{
-    CodecError, CodecInfo, Embeddings, Invocation, Param, ParamSpec, RequestOptions,
+    CodecError, CodecInfo, EmbeddingType, Embeddings, Invocation, Param, ParamSpec, RequestOptions,
+    Vectors,
 };
 use exports::bedrock_embed::codec::codec::Guest;
 use serde::{Deserialize, Serialize};
@@ -74,7 +76,11 @@ impl Guest for Component {
 
     fn check(model_id: String, params: Vec<Param>) -> Result<(), CodecError> {
         served(&model_id)?;
-        dimensions(&model_id, &params, RequestOptions { dimensions: None }).map(|_| ())
+        let defaults = RequestOptions {
+            dimensions: None,
+            embedding_type: None,
+        };
+        dimensions(&model_id, &params, defaults).map(|_| ())
     }
 
     fn encode(
@@ -85,6 +91,7 @@ impl Guest for Component {
     ) -> Result<Vec<Invocation>, CodecError> {
         served(&model_id)?;
         let dimensions = dimensions(&model_id, &params, options)?;
+        float_only(&model_id, options)?;
         if inputs.is_empty() {
             return Err(CodecError::InvalidInput(
                 "no input: send at least one text".into(),
@@ -116,6 +123,7 @@ impl Guest for Component {
         input_count: u32,
     ) -> Result<Embeddings, CodecError> {
         let dimensions = dimensions(&model_id, &params, options)?;
+        float_only(&model_id, options)?;
         let reply: Reply = serde_json::from_slice(&body).map_err(|e| {
             CodecError::BadResponse(format!("cannot read the {model_id} response: {e}"))
         })?;
@@ -134,8 +142,16 @@ impl Guest for Component {
                 "{model_id} returned vectors that are not {dimensions} long"
             )));
         }
+        // The simple way: the values read here, in the sandbox. The fast way, for large
+        // responses: `Vectors::Spans`, the byte range of each vector's array in `body` (from its
+        // `[` to its `]`), which the host parses natively, several times faster than code in the
+        // sandbox can. Finding them needs no number parsing: guests/codec-kit's
+        // `json::Reader::numbers` scans to each array's `]`; with serde_json, deserialize the
+        // arrays as `&serde_json::value::RawValue` (feature "raw_value") and take their offsets
+        // in `body`.
         Ok(Embeddings {
-            vectors: reply.embeddings,
+            vectors: Vectors::Values(reply.embeddings),
+            embedding_type: EmbeddingType::Float,
             input_tokens: reply.input_tokens,
         })
     }
@@ -153,6 +169,30 @@ fn served(model_id: &str) -> Result<(), CodecError> {
                 .collect::<Vec<_>>()
                 .join(", ")
         )))
+    }
+}
+
+/// This model's vectors are floats: a request for another embedding type is refused with the
+/// allowed values named (a model offering more would also take an `embedding_type` param).
+fn float_only(model_id: &str, options: RequestOptions) -> Result<(), CodecError> {
+    match options.embedding_type {
+        None | Some(EmbeddingType::Float) => Ok(()),
+        Some(other) => Err(CodecError::InvalidParam(format!(
+            "invalid value \"{}\" for request option \"embedding_type\" of {model_id}: allowed \
+             values are float",
+            type_name(other)
+        ))),
+    }
+}
+
+/// The WIT's name of an embedding type.
+fn type_name(t: EmbeddingType) -> &'static str {
+    match t {
+        EmbeddingType::Float => "float",
+        EmbeddingType::Int8 => "int8",
+        EmbeddingType::Uint8 => "uint8",
+        EmbeddingType::Binary => "binary",
+        EmbeddingType::Ubinary => "ubinary",
     }
 }
 
@@ -193,17 +233,15 @@ mod tests {
     use super::*;
 
     const MODEL: &str = "example.echo-embed-v1";
+    const DEFAULTS: RequestOptions = RequestOptions {
+        dimensions: None,
+        embedding_type: None,
+    };
 
     #[test]
     fn encode_batches_and_decode_reads_the_reply() {
         let inputs: Vec<String> = (0..20).map(|i| format!("text {i}")).collect();
-        let calls = Component::encode(
-            MODEL.into(),
-            vec![],
-            RequestOptions { dimensions: None },
-            inputs,
-        )
-        .unwrap();
+        let calls = Component::encode(MODEL.into(), vec![], DEFAULTS, inputs).unwrap();
         assert_eq!(
             calls.iter().map(|c| c.input_count).collect::<Vec<_>>(),
             [16, 4]
@@ -217,12 +255,17 @@ mod tests {
         let out = Component::decode(
             MODEL.into(),
             vec![],
-            RequestOptions { dimensions: None },
+            DEFAULTS,
             reply.to_string().into_bytes(),
             2,
         )
         .unwrap();
-        assert_eq!(out.vectors.len(), 2);
+        let Vectors::Values(vectors) = &out.vectors else {
+            panic!("{:?}", out.vectors)
+        };
+        assert_eq!(vectors.len(), 2);
+        assert_eq!(vectors[1][0], 0.25);
+        assert_eq!(out.embedding_type, EmbeddingType::Float);
         assert_eq!(out.input_tokens, Some(4));
     }
 
@@ -238,5 +281,14 @@ mod tests {
             Component::check("other.model".into(), vec![]),
             Err(CodecError::UnsupportedModel(_))
         ));
+        let int8 = RequestOptions {
+            embedding_type: Some(EmbeddingType::Int8),
+            ..DEFAULTS
+        };
+        let err = Component::encode(MODEL.into(), vec![], int8, vec!["x".into()]).unwrap_err();
+        assert!(
+            matches!(&err, CodecError::InvalidParam(m) if m == "invalid value \"int8\" for request option \"embedding_type\" of example.echo-embed-v1: allowed values are float"),
+            "{err:?}"
+        );
     }
 }

@@ -4,16 +4,21 @@
 //! - `amazon.titan-embed-text-v1` (alias `amazon.titan-embed-g1-text-02`): `{"inputText"}` only;
 //!   1,536 dimensions, fixed.
 //! - `amazon.titan-embed-text-v2:0`: `{"inputText", "dimensions": 1024 | 512 | 256,
-//!   "normalize": bool}`; one text per call, at most 50,000 characters.
+//!   "normalize": bool, "embeddingTypes": ["float"] | ["binary"]}`; one text per call, at most
+//!   50,000 characters.
 //! - `amazon.titan-embed-image-v1`, text input: `{"inputText", "embeddingConfig":
 //!   {"outputEmbeddingLength": 256 | 384 | 1024}}`.
 //!
 //! Every model embeds one text per call, so `encode` returns one invocation per input.
 //! Responses: `{"embedding": [floats], "inputTextTokenCount": n}`, plus `embeddingsByType`
-//! (v2) or `message` (image), which are read only when `embedding` is missing.
+//! (v2) or `message` (image). For float, `decode` hands the host the span of `embedding` (the
+//! host parses the numbers); v2's copy of it in `embeddingsByType.float` is stepped over, and
+//! read only when `embedding` is missing. For binary (v2), `embeddingsByType.binary` holds one 0
+//! or 1 per dimension: `decode` reads them and packs them 8 per value, as the WIT's `binary` is.
 
 use codec_kit::{
-    CodecError, CodecInfo, Embeddings, Invocation, Origin, Param, ParamSpec, RequestOptions, json,
+    CodecError, CodecInfo, EmbeddingType, Embeddings, Invocation, Origin, Param, ParamSpec,
+    RequestOptions, Vectors, json,
 };
 use serde::Serialize;
 
@@ -47,6 +52,16 @@ pub const V2_MAX_CHARS: usize = 50_000;
 
 pub const PARAM_DIMENSIONS: &str = "dimensions";
 pub const PARAM_NORMALIZE: &str = "normalize";
+pub const PARAM_EMBEDDING_TYPE: &str = codec_kit::PARAM_EMBEDDING_TYPE;
+
+/// The embedding types each model offers: v2 answers with bits too (`embeddingTypes:
+/// ["binary"]`, one 0 or 1 per dimension, which `decode` packs 8 per value).
+pub fn embedding_types(model: Model) -> &'static [EmbeddingType] {
+    match model {
+        Model::TextV2 => &[EmbeddingType::Float, EmbeddingType::Binary],
+        Model::TextV1 | Model::ImageV1 => &[EmbeddingType::Float],
+    }
+}
 
 pub fn info() -> CodecInfo {
     CodecInfo {
@@ -70,6 +85,16 @@ pub fn info() -> CodecInfo {
                 Some("true"),
                 &["true", "false"],
             ),
+            ParamSpec::new(
+                PARAM_EMBEDDING_TYPE,
+                "The type of the vectors' values. amazon.titan-embed-text-v2:0: float \
+                 (default) or binary (one bit per dimension, 8 per value, the first in the \
+                 most significant bit: a 1024-dimension vector is 128 signed bytes), sent as \
+                 `embeddingTypes: [\"binary\"]`. The other models: float only. Any case. A \
+                 request's `embedding_type` overrides it.",
+                Some("float"),
+                &["float", "binary"],
+            ),
         ],
     }
 }
@@ -82,6 +107,7 @@ pub struct Config<'a> {
     pub dimensions: u32,
     /// `Some` for v2 only.
     pub normalize: Option<bool>,
+    pub embedding_type: EmbeddingType,
 }
 
 impl<'a> Config<'a> {
@@ -128,11 +154,14 @@ impl<'a> Config<'a> {
                 None
             }
         };
+        let embedding_type =
+            codec_kit::embedding_type(params, options, model_id, embedding_types(model))?;
         Ok(Self {
             model_id,
             model,
             dimensions: from_request.or(from_param).unwrap_or(default),
             normalize,
+            embedding_type,
         })
     }
 
@@ -148,18 +177,22 @@ impl<'a> Config<'a> {
                 input_text: text,
                 dimensions: None,
                 normalize: None,
+                embedding_types: None,
                 embedding_config: None,
             },
             Model::TextV2 => Body {
                 input_text: text,
                 dimensions: Some(self.dimensions),
                 normalize: self.normalize,
+                embedding_types: (self.embedding_type != EmbeddingType::Float)
+                    .then_some([self.embedding_type.as_str()]),
                 embedding_config: None,
             },
             Model::ImageV1 => Body {
                 input_text: text,
                 dimensions: None,
                 normalize: None,
+                embedding_types: None,
                 embedding_config: Some(EmbeddingConfig {
                     output_embedding_length: self.dimensions,
                 }),
@@ -169,9 +202,6 @@ impl<'a> Config<'a> {
     }
 }
 
-/// `embeddingTypes` is left out of the v2 body on purpose: `embedding`, the field read back,
-/// is documented as always float whatever `embeddingTypes` says, and its default, `["float"]`,
-/// is what we would send; leaving it out keeps the body to the fields that change the result.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Body<'a> {
@@ -180,6 +210,12 @@ struct Body<'a> {
     dimensions: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     normalize: Option<bool>,
+    /// v2, for binary only: `["binary"]`. Left out for float on purpose: `embedding`, the field
+    /// read back then, is documented as always float whatever `embeddingTypes` says, and its
+    /// default, `["float"]`, is what we would send; leaving it out keeps the body to the fields
+    /// that change the result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embedding_types: Option<[&'static str; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     embedding_config: Option<EmbeddingConfig>,
 }
@@ -219,45 +255,90 @@ pub fn decode(
     input_count: u32,
 ) -> Result<Embeddings, CodecError> {
     let config = Config::resolve(model_id, params, options)?;
-    let response = Response::read(body, config.dimensions as usize)
+    let dimensions = config.dimensions;
+    let response = Response::read(body, config.embedding_type, dimensions as usize)
         .map_err(|e| codec_kit::unreadable(model_id, e, body))?;
-    let embedding = response
-        .embedding
-        .ok_or_else(|| no_embedding(model_id, body))?;
-    let vectors = vec![embedding];
-    codec_kit::check_vectors(model_id, &vectors, input_count, config.dimensions)?;
+    let vectors = match config.embedding_type {
+        EmbeddingType::Binary => {
+            let bits = response
+                .bits
+                .ok_or_else(|| no_embedding(model_id, "embeddingsByType.binary", body))?;
+            let bits = vec![bits];
+            codec_kit::check_vectors(model_id, &bits, input_count, dimensions)?;
+            let packed = codec_kit::pack_bits(&bits[0]).ok_or_else(|| {
+                CodecError::BadResponse(format!(
+                    "the {model_id} response has a value other than 0 and 1 in \
+                     \"embeddingsByType.binary\"; body starts: {}",
+                    codec_kit::excerpt(body)
+                ))
+            })?;
+            Vectors::Values(vec![packed])
+        }
+        _ => {
+            let embedding = response
+                .embedding
+                .ok_or_else(|| no_embedding(model_id, "embedding", body))?;
+            let spans = codec_kit::check_arrays(
+                model_id,
+                &[embedding],
+                input_count,
+                dimensions,
+                EmbeddingType::Float,
+            )?;
+            Vectors::Spans(spans)
+        }
+    };
     Ok(Embeddings {
         vectors,
+        embedding_type: config.embedding_type,
         input_tokens: response.input_text_token_count,
     })
 }
 
-/// What a response holds for us; every other member is stepped over (and checked as JSON).
+/// What a response holds for us; every other member is stepped over (its structure checked).
 #[derive(Debug, Default)]
 struct Response {
-    /// `embedding`, or else `embeddingsByType.float`.
-    embedding: Option<Vec<f32>>,
+    /// Float: where `embedding` is, or else `embeddingsByType.float`.
+    embedding: Option<json::NumberArray>,
+    /// Binary: the values of `embeddingsByType.binary`, one 0 or 1 per dimension.
+    bits: Option<Vec<f32>>,
     input_text_token_count: Option<u32>,
 }
 
 impl Response {
-    /// Reads `body` with [`codec_kit::json::Reader`], which reads float arrays much faster than
-    /// serde_json. v2 repeats the vector in `embeddingsByType.float`: that copy is stepped over
-    /// (serde_json still goes through it, to find where it ends) and read only when `embedding`
-    /// is missing or null.
-    fn read(body: &[u8], dimensions: usize) -> Result<Self, json::Error> {
+    /// Reads `body` with [`codec_kit::json::Reader`]. For float it finds the vector without
+    /// reading its numbers; v2 repeats the vector in `embeddingsByType.float`: that copy is
+    /// stepped over (a scan to its `]`) and looked into only when `embedding` is missing or
+    /// null. For binary it reads the bits (`dimensions` values, a hint) and steps over
+    /// `embedding`.
+    fn read(
+        body: &[u8],
+        embedding_type: EmbeddingType,
+        dimensions: usize,
+    ) -> Result<Self, json::Error> {
+        let float = embedding_type == EmbeddingType::Float;
         let mut response = Self::default();
         let mut reader = json::Reader::new(body);
         let mut by_type = None;
         reader.object(|key, r| match key {
-            "embedding" => r
-                .option(|r| r.floats(dimensions))
+            "embedding" if float => r
+                .option(json::Reader::numbers)
                 .map(|v| response.embedding = v),
             "inputTextTokenCount" => r.value().map(|n| response.input_text_token_count = n),
-            "embeddingsByType" => {
+            "embeddingsByType" if float => {
                 by_type = Some(r.clone());
                 r.skip()
             }
+            "embeddingsByType" => r
+                .option(|r| {
+                    r.object(|key, r| match key {
+                        "binary" => r
+                            .option(|r| r.floats(dimensions))
+                            .map(|v| response.bits = v),
+                        _ => r.skip(),
+                    })
+                })
+                .map(drop),
             _ => r.skip(),
         })?;
         reader.finish()?;
@@ -266,7 +347,7 @@ impl Response {
                 .option(|r| {
                     let mut float = None;
                     r.object(|key, r| match key {
-                        "float" => r.option(|r| r.floats(dimensions)).map(|v| float = v),
+                        "float" => r.option(json::Reader::numbers).map(|v| float = v),
                         _ => r.skip(),
                     })?;
                     Ok(float)
@@ -278,12 +359,11 @@ impl Response {
     }
 }
 
-fn no_embedding(model_id: &str, body: &[u8]) -> CodecError {
+fn no_embedding(model_id: &str, member: &str, body: &[u8]) -> CodecError {
     CodecError::BadResponse(format!(
-        "the {model_id} response has no \"embedding\"; body starts: {}",
+        "the {model_id} response has no \"{member}\"; body starts: {}",
         codec_kit::excerpt(body)
     ))
 }
-
 #[cfg(test)]
 mod tests;

@@ -23,10 +23,21 @@ fn numbered(n: usize) -> Vec<String> {
 fn dims(n: u32) -> RequestOptions {
     RequestOptions {
         dimensions: Some(n),
+        embedding_type: None,
     }
 }
 
-const NONE: RequestOptions = RequestOptions { dimensions: None };
+const NONE: RequestOptions = RequestOptions {
+    dimensions: None,
+    embedding_type: None,
+};
+
+/// The vectors as the host reads them (the spans parsed), checking they are float spans.
+fn values(got: &Embeddings, body: &[u8]) -> Vec<Vec<f32>> {
+    assert_eq!(got.embedding_type, EmbeddingType::Float);
+    assert!(matches!(got.vectors, Vectors::Spans(_)), "{got:?}");
+    got.vectors.values(body).unwrap()
+}
 
 fn body(model: &str, p: &[(&str, &str)], o: RequestOptions, inputs: &[&str]) -> Value {
     let inv = encode(model, &params(p), o, &texts(inputs)).unwrap();
@@ -67,7 +78,8 @@ fn info_names_the_codec_prefix_and_params() {
             "truncate",
             "output_dimension",
             "dimensions",
-            "max_tokens"
+            "max_tokens",
+            "embedding_type"
         ]
     );
     assert_eq!(
@@ -78,6 +90,11 @@ fn info_names_the_codec_prefix_and_params() {
     assert_eq!(info.params[1].default_value.as_deref(), Some("NONE"));
     assert_eq!(info.params[4].default_value, None);
     assert!(info.params[4].allowed.is_empty());
+    assert_eq!(info.params[5].default_value.as_deref(), Some("float"));
+    assert_eq!(
+        info.params[5].allowed,
+        ["float", "int8", "uint8", "binary", "ubinary"]
+    );
     assert!(info.params.iter().all(|p| !p.description.is_empty()));
 }
 
@@ -422,9 +439,10 @@ fn decodes_the_list_shape() {
         vectors_json(2, 1024)
     );
     let got = decode(EN, &[], NONE, body.as_bytes(), 2).unwrap();
-    assert_eq!(got.vectors.len(), 2);
-    assert_eq!(got.vectors[1][0], 1.0);
-    assert_eq!(got.vectors[1][1], 0.015625);
+    let vectors = values(&got, body.as_bytes());
+    assert_eq!(vectors.len(), 2);
+    assert_eq!(vectors[1][0], 1.0);
+    assert_eq!(vectors[1][1], 0.015625);
     assert_eq!(got.input_tokens, None);
 }
 
@@ -436,9 +454,10 @@ fn decodes_the_by_type_shape_taking_float() {
         vectors_json(2, 256)
     );
     let got = decode(V4, &[], dims(256), body.as_bytes(), 2).unwrap();
-    assert_eq!(got.vectors.len(), 2);
-    assert_eq!(got.vectors[0].len(), 256);
-    assert_eq!(got.vectors[1][0], 1.0);
+    let vectors = values(&got, body.as_bytes());
+    assert_eq!(vectors.len(), 2);
+    assert_eq!(vectors[0].len(), 256);
+    assert_eq!(vectors[1][0], 1.0);
 }
 
 #[test]
@@ -462,8 +481,9 @@ fn a_full_96_by_1536_response_keeps_order() {
     );
     assert!(body.len() > 1_000_000);
     let got = decode(V4, &[], NONE, body.as_bytes(), 96).unwrap();
-    assert_eq!(got.vectors.len(), 96);
-    for (i, v) in got.vectors.iter().enumerate() {
+    let vectors = values(&got, body.as_bytes());
+    assert_eq!(vectors.len(), 96);
+    for (i, v) in vectors.iter().enumerate() {
         assert_eq!(v[0], i as f32);
         assert_eq!(v.len(), 1536);
     }
@@ -512,7 +532,8 @@ fn vectors_of_unequal_or_wrong_size_are_a_bad_response() {
 fn non_numbers_are_a_bad_response() {
     for body in [
         &br#"{"embeddings": [[0.1, "0.2"]]}"#[..],
-        br#"{"embeddings": [[0.1, null]]}"#,
+        br#"{"embeddings": [[0.1, [0.2]]]}"#,
+        br#"{"embeddings": [[0.1, {}]]}"#,
         br#"{"embeddings": [0.1, 0.2]}"#,
         br#"{"embeddings": "float"}"#,
         br#"{"embeddings": null}"#,
@@ -523,6 +544,18 @@ fn non_numbers_are_a_bad_response() {
             "{err:?}"
         );
     }
+    // The numbers themselves are the host's to check (it refuses `null`, `01` and 1e39, beyond
+    // f32): the spans are returned as they are.
+    let body = format!(
+        r#"{{"embeddings": [[null, 01, 1e39{}]]}}"#,
+        ", 0.5".repeat(1021)
+    );
+    let got = decode(EN, &[], NONE, body.as_bytes(), 1).unwrap();
+    let Vectors::Spans(spans) = &got.vectors else {
+        panic!("{got:?}")
+    };
+    assert!(body[spans[0].range()].starts_with("[null, 01, 1e39, 0.5"));
+    assert!(got.vectors.values(body.as_bytes()).is_err());
 }
 
 #[test]
@@ -598,15 +631,16 @@ fn decodes_realistic_bodies_exactly_as_serde_json_reads_them() {
         let serde: Value = serde_json::from_slice(&body).unwrap();
         let want: Vec<Vec<f32>> =
             serde_json::from_value(serde.pointer(serde_path).unwrap().clone()).unwrap();
-        assert_eq!(bits(&got.vectors), bits(&want));
-        assert_eq!(bits(&got.vectors), bits(&vectors));
+        let got = values(&got, &body);
+        assert_eq!(bits(&got), bits(&want));
+        assert_eq!(bits(&got), bits(&vectors));
     }
 }
 
 #[test]
 fn empty_lists_decode_as_empty() {
     let got = decode(EN, &[], NONE, br#"{"embeddings": []}"#, 0);
-    assert_eq!(got.unwrap().vectors, Vec::<Vec<f32>>::new());
+    assert_eq!(got.unwrap().vectors, Vectors::Spans(vec![]));
     // An empty vector is read, then refused for its size.
     let err = decode(EN, &[], NONE, br#"{"embeddings": [[]]}"#, 1).unwrap_err();
     assert!(err.message().contains("a vector of 0 dimensions"), "{err}");
@@ -640,7 +674,7 @@ fn members_may_come_in_any_order_and_keys_only_once() {
     );
     let got = decode(V4, &[], dims(256), body.as_bytes(), 2).unwrap();
     assert_eq!(
-        got.vectors,
+        values(&got, body.as_bytes()),
         serde_json::from_str::<Vec<Vec<f32>>>(&v).unwrap()
     );
     for body in [
@@ -656,4 +690,251 @@ fn members_may_come_in_any_order_and_keys_only_once() {
             .contains("embeddings: the embeddings by type have no \"float\" list (types: none)"),
         "{err}"
     );
+}
+
+// ---- embedding types
+
+fn typed(t: EmbeddingType) -> RequestOptions {
+    RequestOptions {
+        embedding_type: Some(t),
+        ..NONE
+    }
+}
+
+fn raw_body(model: &str, p: &[(&str, &str)], o: RequestOptions) -> String {
+    let inv = encode(model, &params(p), o, &texts(&["hi"])).unwrap();
+    String::from_utf8(inv[0].body.clone()).unwrap()
+}
+
+#[test]
+fn float_bodies_stay_as_they_were_and_other_types_are_asked_for() {
+    let v3_float = r#"{"texts":["hi"],"input_type":"search_document","truncate":"NONE"}"#;
+    let v4_float = r#"{"texts":["hi"],"input_type":"search_document","truncate":"NONE","output_dimension":1536,"embedding_types":["float"]}"#;
+    for (p, o) in [
+        (&[][..], NONE),
+        (&[("embedding_type", "float")][..], NONE),
+        (
+            &[("embedding_type", "int8")][..],
+            typed(EmbeddingType::Float),
+        ),
+    ] {
+        assert_eq!(raw_body(EN, p, o), v3_float);
+        assert_eq!(raw_body(MULTI, p, o), v3_float);
+        assert_eq!(raw_body(V4, p, o), v4_float);
+    }
+    for t in &EmbeddingType::ALL[1..] {
+        let name = t.as_str();
+        let v3 = format!(
+            r#"{{"texts":["hi"],"input_type":"search_document","truncate":"NONE","embedding_types":["{name}"]}}"#
+        );
+        let v4 = format!(
+            r#"{{"texts":["hi"],"input_type":"search_document","truncate":"NONE","output_dimension":1536,"embedding_types":["{name}"]}}"#
+        );
+        assert_eq!(raw_body(EN, &[], typed(*t)), v3);
+        assert_eq!(raw_body(V4, &[], typed(*t)), v4);
+        let upper = name.to_uppercase();
+        assert_eq!(raw_body(EN, &[("embedding_type", &upper)], NONE), v3);
+        // The request option overrides the param.
+        assert_eq!(raw_body(V4, &[("embedding_type", "uint8")], typed(*t)), v4);
+    }
+}
+
+#[test]
+fn an_unknown_embedding_type_names_the_allowed_ones() {
+    for model in [EN, V4] {
+        assert_eq!(
+            check(model, &params(&[("embedding_type", "int4")])),
+            Err(invalid_param(&format!(
+                "invalid value \"int4\" for param \"embedding_type\" of {model}: allowed values \
+                 are float, int8, uint8, binary, ubinary"
+            )))
+        );
+        // Checked even when a request overrides it.
+        assert!(
+            encode(
+                model,
+                &params(&[("embedding_type", "bits")]),
+                typed(EmbeddingType::Int8),
+                &texts(&["x"])
+            )
+            .is_err()
+        );
+    }
+    assert_eq!(
+        check(MULTI, &params(&[("embedding_type", "UBinary")])),
+        Ok(())
+    );
+}
+
+/// A by-type body holding every type, as the emulator writes one: `n` vectors of `d` dimensions.
+fn by_type_body(n: usize, d: usize) -> (String, Value) {
+    let float: Vec<Vec<f32>> = (0..n)
+        .map(|i| {
+            (0..d)
+                .map(|j| ((i * d + j) as f32 * 0.37).sin() / 7.0)
+                .collect()
+        })
+        .collect();
+    let int8: Vec<Vec<i32>> = (0..n)
+        .map(|i| (0..d).map(|j| ((i + j) % 256) as i32 - 128).collect())
+        .collect();
+    let uint8: Vec<Vec<i32>> = (0..n)
+        .map(|i| (0..d).map(|j| ((i * 3 + j) % 256) as i32).collect())
+        .collect();
+    let binary: Vec<Vec<i32>> = (0..n)
+        .map(|i| {
+            (0..d / 8)
+                .map(|j| ((i + j * 5) % 256) as i32 - 128)
+                .collect()
+        })
+        .collect();
+    let ubinary: Vec<Vec<i32>> = (0..n)
+        .map(|i| (0..d / 8).map(|j| ((i * 7 + j) % 256) as i32).collect())
+        .collect();
+    let embeddings =
+        json!({"float": float, "int8": int8, "uint8": uint8, "binary": binary, "ubinary": ubinary});
+    let body = json!({"id": "b]", "embeddings": embeddings, "response_type": "embeddings_by_type",
+                      "texts": numbered(n)});
+    (body.to_string(), embeddings)
+}
+
+#[test]
+fn each_type_is_read_from_its_list_as_spans() {
+    for (model, d) in [(EN, 1024), (V4, 256), (V4, 1536)] {
+        let (body, embeddings) = by_type_body(3, d);
+        for t in EmbeddingType::ALL {
+            let o = RequestOptions {
+                dimensions: (model == V4).then_some(d as u32),
+                embedding_type: Some(t),
+            };
+            let got = decode(model, &[], o, body.as_bytes(), 3).unwrap();
+            assert_eq!(got.embedding_type, t);
+            let Vectors::Spans(spans) = &got.vectors else {
+                panic!("{got:?}")
+            };
+            assert_eq!(spans.len(), 3);
+            let want = &embeddings[t.as_str()];
+            for (i, span) in spans.iter().enumerate() {
+                // The very text of the array (as serde_json wrote the body).
+                let text = want[i].to_string();
+                assert!(&body[span.range()] == text.as_str(), "{model} {t} {i}");
+            }
+            let values = got.vectors.values(body.as_bytes()).unwrap();
+            assert_eq!(values[0].len(), t.values_per_vector(d as u32) as usize);
+        }
+    }
+}
+
+#[test]
+fn a_type_missing_from_the_response_is_a_bad_response() {
+    let body = format!(
+        r#"{{"embeddings": {{"float": {}}}}}"#,
+        vectors_json(1, 1024)
+    );
+    let err = decode(EN, &[], typed(EmbeddingType::Int8), body.as_bytes(), 1).unwrap_err();
+    assert!(
+        err.message().contains(
+            "response: embeddings: the embeddings by type have no \"int8\" list (types: float)"
+        ),
+        "{err}"
+    );
+    let body = format!(r#"{{"embeddings": {}}}"#, vectors_json(1, 1024));
+    let err = decode(EN, &[], typed(EmbeddingType::Binary), body.as_bytes(), 1).unwrap_err();
+    assert!(
+        err.message().starts_with(
+            "cannot read the cohere.embed-english-v3 response: embeddings: expected the \
+             embeddings by type, with \"binary\" (a list holds floats only), found `[` at line 1 \
+             column 16; body starts: "
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn packed_vectors_of_the_wrong_size_are_a_bad_response() {
+    let body = r#"{"embeddings": {"ubinary": [[1, 2, 3]]}}"#;
+    assert_eq!(
+        decode(
+            V4,
+            &[],
+            RequestOptions {
+                dimensions: Some(256),
+                embedding_type: Some(EmbeddingType::Ubinary)
+            },
+            body.as_bytes(),
+            1
+        ),
+        Err(CodecError::BadResponse(
+            "cohere.embed-v4:0 returned a ubinary vector of 3 values at position 0; 256 \
+             dimensions were asked for, 32 values of 8 bits"
+                .into()
+        ))
+    );
+    let (body, _) = by_type_body(2, 1024);
+    assert_eq!(
+        decode(EN, &[], typed(EmbeddingType::Int8), body.as_bytes(), 3),
+        Err(CodecError::BadResponse(
+            "cohere.embed-english-v3 returned 2 vectors for 3 inputs".into()
+        ))
+    );
+}
+
+// ---- spans on the documented bodies
+
+/// The list and by-type shapes with the echoed texts holding brackets, quotes and escapes, and
+/// `embeddings` keys inside other members: the spans are exactly the vectors' arrays.
+#[test]
+fn spans_are_not_fooled_by_strings_or_nested_keys() {
+    let inputs = [
+        "a]",
+        "\"]",
+        "[[1, 2]]",
+        "\\",
+        "\\\"]\\",
+        "}{",
+        "embeddings",
+        "é \u{1F600} \u{7}",
+    ];
+    let texts = serde_json::to_string(&inputs).unwrap();
+    let d = 1024;
+    let vectors: Vec<Vec<f32>> = (0..inputs.len())
+        .map(|i| {
+            (0..d)
+                .map(|j| ((i * d + j) as f32 * 0.11).cos() / 3.0)
+                .collect()
+        })
+        .collect();
+    let list = serde_json::to_string(&vectors).unwrap();
+    let bodies = [
+        format!(
+            r#"{{"id": "x", "texts": {texts}, "meta": {{"embeddings": [[1]], "x": [{{"embeddings": {{"float": [[2]]}}}}]}},
+                "embeddings": {list}, "response_type": "embeddings_floats"}}"#
+        ),
+        format!(
+            r#"{{"texts": {texts}, "embeddings": {{"int8": [[1, -1]], "meta": {{"float": [[3]]}}, "float": {list}}},
+                "response_type": "embeddings_by_type", "embeddings_by_type": {{"float": [[4]]}}}}"#
+        ),
+        serde_json::to_string_pretty(&json!({"texts": inputs, "embeddings": {"float": vectors}}))
+            .unwrap(),
+    ];
+    for body in bodies {
+        let got = decode(EN, &[], NONE, body.as_bytes(), inputs.len() as u32)
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+        let values = values(&got, body.as_bytes());
+        assert_eq!(values, vectors, "{body}");
+    }
+}
+
+#[test]
+fn truncated_bodies_are_bad_responses() {
+    let (body, _) = by_type_body(2, 256);
+    let o = RequestOptions {
+        dimensions: Some(256),
+        embedding_type: Some(EmbeddingType::Int8),
+    };
+    assert!(decode(V4, &[], o, body.as_bytes(), 2).is_ok());
+    for cut in (0..body.len()).step_by(5) {
+        let err = decode(V4, &[], o, &body.as_bytes()[..cut], 2).unwrap_err();
+        assert!(matches!(err, CodecError::BadResponse(_)), "{cut}: {err:?}");
+    }
 }

@@ -20,7 +20,15 @@ fn texts(v: &[&str]) -> Vec<String> {
 fn dims(n: u32) -> RequestOptions {
     RequestOptions {
         dimensions: Some(n),
+        ..RequestOptions::default()
     }
+}
+
+/// The vectors as the host reads them (the spans parsed), checking they are float.
+fn values(got: &Embeddings, body: &[u8]) -> Vec<Vec<f32>> {
+    assert_eq!(got.embedding_type, EmbeddingType::Float);
+    assert!(matches!(got.vectors, Vectors::Spans(_)), "{got:?}");
+    got.vectors.values(body).unwrap()
 }
 
 fn bodies(model: &str, p: &[(&str, &str)], o: RequestOptions, inputs: &[&str]) -> Vec<Value> {
@@ -56,10 +64,12 @@ fn info_names_the_codec_prefix_and_params() {
     assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(info.model_prefixes, vec!["amazon.titan-embed-".to_owned()]);
     let names: Vec<_> = info.params.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["dimensions", "normalize"]);
+    assert_eq!(names, ["dimensions", "normalize", "embedding_type"]);
     assert_eq!(info.params[0].default_value.as_deref(), Some("1024"));
     assert_eq!(info.params[1].default_value.as_deref(), Some("true"));
     assert_eq!(info.params[1].allowed, ["true", "false"]);
+    assert_eq!(info.params[2].default_value.as_deref(), Some("float"));
+    assert_eq!(info.params[2].allowed, ["float", "binary"]);
     assert!(info.params.iter().all(|p| !p.description.is_empty()));
 }
 
@@ -362,9 +372,10 @@ fn decodes_a_v1_response() {
         vector_json(1536)
     );
     let got = decode(V1, &[], RequestOptions::default(), body.as_bytes(), 1).unwrap();
-    assert_eq!(got.vectors.len(), 1);
-    assert_eq!(got.vectors[0].len(), 1536);
-    assert_eq!(got.vectors[0][0], -0.5);
+    let vectors = values(&got, body.as_bytes());
+    assert_eq!(vectors.len(), 1);
+    assert_eq!(vectors[0].len(), 1536);
+    assert_eq!(vectors[0][0], -0.5);
     assert_eq!(got.input_tokens, Some(3));
 }
 
@@ -373,8 +384,11 @@ fn decodes_a_v2_response_with_embeddings_by_type() {
     let body = r#"{"embedding": [0.25, -0.5, 0.125], "inputTextTokenCount": 4,
                    "embeddingsByType": {"float": [0.25, -0.5, 0.125], "binary": [1, 0, 1]}}"#;
     // Three dimensions are not a v2 size; check the parse with a size check the test controls.
-    let response = Response::read(body.as_bytes(), 3).unwrap();
-    assert_eq!(response.embedding, Some(vec![0.25, -0.5, 0.125]));
+    let response = Response::read(body.as_bytes(), EmbeddingType::Float, 3).unwrap();
+    let embedding = response.embedding.unwrap();
+    assert_eq!(&body[embedding.span.range()], "[0.25, -0.5, 0.125]");
+    assert_eq!(body.find("[0.25"), Some(embedding.span.start as usize));
+    assert_eq!(embedding.count, 3);
     assert_eq!(response.input_text_token_count, Some(4));
 
     let v = vector_json(256);
@@ -389,7 +403,7 @@ fn decodes_a_v2_response_with_embeddings_by_type() {
         1,
     )
     .unwrap();
-    assert_eq!(got.vectors[0].len(), 256);
+    assert_eq!(values(&got, body.as_bytes())[0].len(), 256);
     assert_eq!(got.input_tokens, Some(4));
 }
 
@@ -400,7 +414,7 @@ fn falls_back_to_embeddings_by_type_float() {
         vector_json(512)
     );
     let got = decode(V2, &[], dims(512), body.as_bytes(), 1).unwrap();
-    assert_eq!(got.vectors[0].len(), 512);
+    assert_eq!(values(&got, body.as_bytes())[0].len(), 512);
 }
 
 #[test]
@@ -417,7 +431,7 @@ fn decodes_an_image_model_response_with_message() {
         1,
     )
     .unwrap();
-    assert_eq!(got.vectors[0].len(), 384);
+    assert_eq!(values(&got, body.as_bytes())[0].len(), 384);
     assert_eq!(got.input_tokens, Some(5));
 }
 
@@ -468,12 +482,17 @@ fn a_response_without_embedding_is_a_bad_response() {
 fn non_numbers_are_a_bad_response() {
     let err = decode(V2, &[], dims(256), br#"{"embedding": [0.1, "x"]}"#, 1).unwrap_err();
     assert!(matches!(err, CodecError::BadResponse(_)), "{err:?}");
-    let err = decode(V2, &[], dims(256), br#"{"embedding": [0.1, null]}"#, 1).unwrap_err();
+    let err = decode(V2, &[], dims(256), br#"{"embedding": [0.1, {}]}"#, 1).unwrap_err();
     assert!(matches!(err, CodecError::BadResponse(_)), "{err:?}");
-    // Out of f32 range parses as infinity: refused.
-    let body = format!(r#"{{"embedding": [1e39{}]}}"#, ", 0.0".repeat(255));
-    let err = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap_err();
-    assert!(err.message().contains("out of f32 range"), "{err}");
+    // The numbers themselves are the host's to check (it refuses `null` and 1e39, beyond f32):
+    // the span is returned as it is.
+    let body = format!(r#"{{"embedding": [1e39, null{}]}}"#, ", 0.0".repeat(254));
+    let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
+    let Vectors::Spans(spans) = &got.vectors else {
+        panic!("{got:?}")
+    };
+    assert!(body[spans[0].range()].starts_with("[1e39, null, 0.0"));
+    assert!(got.vectors.values(body.as_bytes()).is_err());
 }
 
 #[test]
@@ -524,11 +543,12 @@ fn decodes_realistic_bodies_exactly_as_serde_json_reads_them() {
         serde_json::to_vec(&shortest).unwrap(),
     ] {
         let got = decode(V2, &[], RequestOptions::default(), &body, 1).unwrap();
+        let vectors = values(&got, &body);
         let serde: Value = serde_json::from_slice(&body).unwrap();
         let want: Vec<f32> = serde_json::from_value(serde["embedding"].clone()).unwrap();
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&got.vectors[0]), bits(&want));
-        assert_eq!(bits(&got.vectors[0]), bits(&v));
+        assert_eq!(bits(&vectors[0]), bits(&want));
+        assert_eq!(bits(&vectors[0]), bits(&v));
         assert_eq!(got.input_tokens, Some(7));
     }
 }
@@ -539,7 +559,7 @@ fn a_null_embedding_falls_back_to_embeddings_by_type() {
     let body = format!(r#"{{"embedding": null, "embeddingsByType": {{"float": {v}}}}}"#);
     let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
     assert_eq!(
-        got.vectors[0],
+        values(&got, body.as_bytes())[0],
         serde_json::from_str::<Vec<f32>>(&v).unwrap()
     );
 }
@@ -579,14 +599,14 @@ fn members_may_come_in_any_order() {
     );
     let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
     assert_eq!(
-        got.vectors[0],
+        values(&got, body.as_bytes())[0],
         serde_json::from_str::<Vec<f32>>(&v).unwrap()
     );
     assert_eq!(got.input_tokens, Some(4));
     let body =
         format!(r#"{{"embeddingsByType": {{"binary": [1], "float": {v}}}, "message": null}}"#);
     let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
-    assert_eq!(got.vectors[0].len(), 256);
+    assert_eq!(values(&got, body.as_bytes())[0].len(), 256);
     assert_eq!(got.input_tokens, None);
 }
 
@@ -610,4 +630,328 @@ fn null_or_missing_members_and_repeated_keys() {
         err.message().contains("expected the end of the text"),
         "{err}"
     );
+}
+
+// ---- embedding types
+
+fn typed(t: EmbeddingType) -> RequestOptions {
+    RequestOptions {
+        embedding_type: Some(t),
+        ..RequestOptions::default()
+    }
+}
+
+fn raw_body(model: &str, p: &[(&str, &str)], o: RequestOptions) -> String {
+    let inv = encode(model, &params(p), o, &texts(&["hi"])).unwrap();
+    String::from_utf8(inv[0].body.clone()).unwrap()
+}
+
+#[test]
+fn v2_binary_asks_for_binary_and_float_bodies_stay_as_they_were() {
+    let float = r#"{"inputText":"hi","dimensions":1024,"normalize":true}"#;
+    let binary =
+        r#"{"inputText":"hi","dimensions":1024,"normalize":true,"embeddingTypes":["binary"]}"#;
+    assert_eq!(raw_body(V2, &[], RequestOptions::default()), float);
+    assert_eq!(
+        raw_body(
+            V2,
+            &[("embedding_type", "float")],
+            RequestOptions::default()
+        ),
+        float
+    );
+    assert_eq!(raw_body(V2, &[], typed(EmbeddingType::Float)), float);
+    assert_eq!(
+        raw_body(
+            V2,
+            &[("embedding_type", "BINARY")],
+            RequestOptions::default()
+        ),
+        binary
+    );
+    assert_eq!(raw_body(V2, &[], typed(EmbeddingType::Binary)), binary);
+    // The request option overrides the param, both ways.
+    assert_eq!(
+        raw_body(
+            V2,
+            &[("embedding_type", "binary")],
+            typed(EmbeddingType::Float)
+        ),
+        float
+    );
+    assert_eq!(
+        raw_body(
+            V2,
+            &[("embedding_type", "float")],
+            typed(EmbeddingType::Binary)
+        ),
+        binary
+    );
+    for model in [V1, IMAGE] {
+        assert!(
+            !raw_body(
+                model,
+                &[("embedding_type", "float")],
+                typed(EmbeddingType::Float)
+            )
+            .contains("embeddingTypes")
+        );
+    }
+}
+
+#[test]
+fn embedding_types_a_model_does_not_offer_are_refused_by_name() {
+    assert_eq!(
+        check(V2, &params(&[("embedding_type", "int8")])),
+        Err(invalid_param(
+            "invalid value \"int8\" for param \"embedding_type\" of amazon.titan-embed-text-v2:0: \
+             allowed values are float, binary"
+        ))
+    );
+    assert_eq!(
+        check(V2, &params(&[("embedding_type", "bits")])),
+        Err(invalid_param(
+            "invalid value \"bits\" for param \"embedding_type\" of amazon.titan-embed-text-v2:0: \
+             allowed values are float, binary"
+        ))
+    );
+    assert_eq!(
+        check(V1, &params(&[("embedding_type", "binary")])),
+        Err(invalid_param(
+            "invalid value \"binary\" for param \"embedding_type\" of amazon.titan-embed-text-v1: \
+             allowed values are float"
+        ))
+    );
+    for t in [
+        EmbeddingType::Int8,
+        EmbeddingType::Uint8,
+        EmbeddingType::Ubinary,
+    ] {
+        assert_eq!(
+            encode(V2, &[], typed(t), &texts(&["x"])),
+            Err(invalid_param(&format!(
+                "invalid value \"{t}\" for request option \"embedding_type\" of \
+                 amazon.titan-embed-text-v2:0: allowed values are float, binary"
+            )))
+        );
+    }
+    assert_eq!(
+        encode(IMAGE, &[], typed(EmbeddingType::Binary), &texts(&["x"])),
+        Err(invalid_param(
+            "invalid value \"binary\" for request option \"embedding_type\" of \
+             amazon.titan-embed-image-v1: allowed values are float"
+        ))
+    );
+    assert_eq!(
+        decode(G1, &[], typed(EmbeddingType::Binary), b"{}", 1),
+        Err(invalid_param(
+            "invalid value \"binary\" for request option \"embedding_type\" of \
+             amazon.titan-embed-g1-text-02: allowed values are float"
+        ))
+    );
+    assert_eq!(check(V2, &params(&[("embedding_type", "Binary")])), Ok(()));
+    assert_eq!(
+        check(IMAGE, &params(&[("embedding_type", "float")])),
+        Ok(())
+    );
+}
+
+/// `n` bits of a known pattern: bytes 0x81, 0x7F, 0x00, 0xFF, then 0xA5 repeated.
+fn bit_pattern(n: usize) -> (Vec<u8>, Vec<f32>) {
+    let bytes: Vec<u8> = (0..n / 8)
+        .map(|i| [0x81, 0x7F, 0x00, 0xFF].get(i).copied().unwrap_or(0xA5))
+        .collect();
+    let bits = bytes
+        .iter()
+        .flat_map(|b| (0..8).rev().map(move |i| (b >> i) & 1))
+        .collect();
+    (bits, bytes.iter().map(|&b| f32::from(b as i8)).collect())
+}
+
+#[test]
+fn v2_binary_bits_are_packed_most_significant_first_as_signed_bytes() {
+    let (bits, packed) = bit_pattern(256);
+    assert_eq!(
+        &packed[..5],
+        [-127.0, 127.0, 0.0, -1.0, f32::from(0xA5u8 as i8)]
+    );
+    let floats = vector_json(256);
+    let bits_json = serde_json::to_string(&bits).unwrap();
+    // As the emulator and the AWS page write it: `embedding` (float) is there too.
+    let body = format!(
+        r#"{{"embedding": {floats}, "embeddingsByType": {{"binary": {bits_json}}}, "inputTextTokenCount": 2}}"#
+    );
+    for (p, o) in [
+        (
+            &[("embedding_type", "binary"), ("dimensions", "256")][..],
+            RequestOptions::default(),
+        ),
+        (
+            &[][..],
+            RequestOptions {
+                dimensions: Some(256),
+                embedding_type: Some(EmbeddingType::Binary),
+            },
+        ),
+    ] {
+        let got = decode(V2, &params(p), o, body.as_bytes(), 1).unwrap();
+        assert_eq!(got.embedding_type, EmbeddingType::Binary);
+        assert_eq!(got.vectors, Vectors::Values(vec![packed.clone()]));
+        assert_eq!(got.input_tokens, Some(2));
+    }
+    // Both types in the body, float asked for: the float `embedding`, as spans.
+    let got = decode(V2, &[], dims(256), body.as_bytes(), 1).unwrap();
+    assert_eq!(
+        values(&got, body.as_bytes())[0],
+        serde_json::from_str::<Vec<f32>>(&floats).unwrap()
+    );
+    // 1024 dimensions are 128 values; members in any order, a float copy by type too.
+    let (bits, packed) = bit_pattern(1024);
+    let body = json!({"embeddingsByType": {"float": vec![0.5; 1024], "binary": bits}, "inputTextTokenCount": 9})
+        .to_string();
+    let got = decode(V2, &[], typed(EmbeddingType::Binary), body.as_bytes(), 1).unwrap();
+    assert_eq!(got.vectors, Vectors::Values(vec![packed]));
+}
+
+#[test]
+fn v2_binary_responses_that_do_not_fit_are_bad_responses() {
+    let bin = typed(EmbeddingType::Binary);
+    let v = vector_json(1024);
+    let err = decode(
+        V2,
+        &[],
+        bin,
+        format!(r#"{{"embedding": {v}}}"#).as_bytes(),
+        1,
+    )
+    .unwrap_err();
+    assert!(
+        err.message().starts_with(
+            "the amazon.titan-embed-text-v2:0 response has no \"embeddingsByType.binary\"; body \
+             starts: {\"embedding\": [-0.5,"
+        ),
+        "{err}"
+    );
+    let body = format!(r#"{{"embeddingsByType": {{"float": {v}}}}}"#);
+    let err = decode(V2, &[], bin, body.as_bytes(), 1).unwrap_err();
+    assert!(
+        err.message().contains("has no \"embeddingsByType.binary\""),
+        "{err}"
+    );
+
+    let mut bits = bit_pattern(1024).0;
+    bits[3] = 2;
+    let body = json!({"embeddingsByType": {"binary": bits}}).to_string();
+    let err = decode(V2, &[], bin, body.as_bytes(), 1).unwrap_err();
+    assert!(
+        err.message().starts_with(
+            "the amazon.titan-embed-text-v2:0 response has a value other than 0 and 1 in \
+             \"embeddingsByType.binary\"; body starts: "
+        ),
+        "{err}"
+    );
+
+    let body = json!({"embeddingsByType": {"binary": bit_pattern(512).0}}).to_string();
+    assert_eq!(
+        decode(V2, &[], bin, body.as_bytes(), 1),
+        Err(CodecError::BadResponse(
+            "amazon.titan-embed-text-v2:0 returned a vector of 512 dimensions at position 0; \
+             1024 were asked for"
+                .into()
+        ))
+    );
+    let body = json!({"embeddingsByType": {"binary": bit_pattern(1024).0}}).to_string();
+    assert_eq!(
+        decode(V2, &[], bin, body.as_bytes(), 2),
+        Err(CodecError::BadResponse(
+            "amazon.titan-embed-text-v2:0 returned 1 vectors for 2 inputs".into()
+        ))
+    );
+    let err = decode(
+        V2,
+        &[],
+        bin,
+        br#"{"embeddingsByType": {"binary": [1, "0"]}}"#,
+        1,
+    )
+    .unwrap_err();
+    assert!(
+        err.message().contains(
+            "response: embeddingsByType.binary[1]: expected a number, found `\"0\"` at line 1 \
+             column 37"
+        ),
+        "{err}"
+    );
+}
+
+// ---- spans on the documented bodies
+
+/// The AWS pages' example responses of each model, with strings and nested members that could
+/// fool a careless scanner: the span is exactly the `embedding` array.
+#[test]
+fn spans_of_v1_v2_and_image_bodies() {
+    let v = vector_json(256);
+    let cases = [
+        (
+            V1,
+            format!(
+                r#"{{"embedding": {}, "inputTextTokenCount": 7}}"#,
+                vector_json(1536)
+            ),
+            None,
+        ),
+        (
+            V2,
+            format!(
+                r#"{{"embeddingsByType": {{"float": [9, 9], "binary": [1, 0]}}, "embedding": {v},
+                    "inputTextTokenCount": 7}}"#
+            ),
+            Some(256),
+        ),
+        (
+            IMAGE,
+            format!(
+                r#"{{"message": "no \"embedding\": [1] here ]", "embedding": {v}, "inputTextTokenCount": 7}}"#
+            ),
+            Some(256),
+        ),
+        (
+            V2,
+            format!(r#"{{"meta": {{"embedding": [1, 2]}}, "note": "\\\"]}}", "embedding": {v}}}"#),
+            Some(256),
+        ),
+    ];
+    for (model, body, d) in cases {
+        let o = RequestOptions {
+            dimensions: d,
+            ..RequestOptions::default()
+        };
+        let got =
+            decode(model, &[], o, body.as_bytes(), 1).unwrap_or_else(|e| panic!("{body}: {e}"));
+        let Vectors::Spans(spans) = &got.vectors else {
+            panic!("{got:?}")
+        };
+        let at = body.rfind(r#""embedding": "#).unwrap() + r#""embedding": "#.len();
+        assert_eq!(spans[0].start as usize, at, "{body}");
+        assert_eq!(
+            &body[spans[0].range()],
+            if model == V1 {
+                vector_json(1536)
+            } else {
+                v.clone()
+            }
+        );
+    }
+}
+
+#[test]
+fn truncated_bodies_are_bad_responses() {
+    let body = json!({"embedding": vec![0.25; 256], "embeddingsByType": {"float": vec![0.25; 256]},
+                      "inputTextTokenCount": 3})
+    .to_string();
+    assert!(decode(V2, &[], dims(256), body.as_bytes(), 1).is_ok());
+    for cut in (0..body.len()).step_by(7) {
+        let err = decode(V2, &[], dims(256), &body.as_bytes()[..cut], 1).unwrap_err();
+        assert!(matches!(err, CodecError::BadResponse(_)), "{cut}: {err:?}");
+    }
 }
