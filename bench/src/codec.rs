@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bedrock_embed::codec::builtin::BUILTIN;
-use bedrock_embed::codec::{Codec, CodecSource, Param, RequestOptions, Sandbox, SandboxLimits};
+use bedrock_embed::codec::{
+    Codec, CodecSource, Param, RequestOptions, Sandbox, SandboxLimits, spans,
+};
 use bedrock_emulator::ModelKind;
 use criterion::Criterion;
 
@@ -136,7 +138,7 @@ pub fn bench(c: &mut Criterion) {
             )
             .expect("wasm decode")
             .vectors;
-        let native_vectors = native_decode(is_titan, &case, &native).vectors;
+        let native_vectors = native_decode(is_titan, &case, &native);
         assert_eq!(
             wasm_vectors, native_vectors,
             "{}: wasm and native disagree",
@@ -188,12 +190,10 @@ pub fn bench(c: &mut Criterion) {
     }
 }
 
-fn native_decode(
-    is_titan: bool,
-    case: &Case,
-    native: &[codec_kit::Param],
-) -> codec_kit::Embeddings {
-    if is_titan {
+/// The same work as the host's `Codec::decode`, natively: the codec core finds the vectors,
+/// and spans are read by the host's own span parser.
+fn native_decode(is_titan: bool, case: &Case, native: &[codec_kit::Param]) -> Vec<Vec<f32>> {
+    let embeddings = if is_titan {
         titan_codec::wire::decode(
             case.model_id,
             native,
@@ -210,7 +210,24 @@ fn native_decode(
             case.input_count,
         )
     }
-    .expect("native decode")
+    .expect("native decode");
+    match embeddings.vectors {
+        codec_kit::Vectors::Values(values) => values,
+        codec_kit::Vectors::Spans(spans) => spans
+            .iter()
+            .map(|s| {
+                let span = bedrock_embed::codec::Span {
+                    start: s.start,
+                    len: s.len,
+                };
+                let mut v = Vec::new();
+                spans::slice(&case.response, span)
+                    .and_then(|bytes| spans::parse_array(bytes, &mut v))
+                    .expect("a span of numbers");
+                v
+            })
+            .collect(),
+    }
 }
 
 /// Criterion as `just bench` runs it: shorter than criterion's defaults (the whole bench must

@@ -281,7 +281,10 @@ fn ints(v: &Value) -> Vec<i64> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|x| x.as_i64().unwrap_or_else(|| panic!("{x} is not a JSON integer")))
+        .map(|x| {
+            x.as_i64()
+                .unwrap_or_else(|| panic!("{x} is not a JSON integer"))
+        })
         .collect()
 }
 
@@ -323,7 +326,10 @@ async fn compact_embedding_types_carry_what_bedrock_sent() {
         .post(json!({"model": "cohere", "input": [text, "x"], "embedding_type": "int8"}))
         .await;
     assert_eq!(status, 200, "{body}");
-    let want: Vec<i64> = cohere_int8(&cohere_float).iter().map(|x| i64::from(*x)).collect();
+    let want: Vec<i64> = cohere_int8(&cohere_float)
+        .iter()
+        .map(|x| i64::from(*x))
+        .collect();
     assert_eq!(ints(&body["data"][0]["embedding"]), want);
     assert_eq!(body["data"].as_array().unwrap().len(), 2);
 
@@ -332,7 +338,10 @@ async fn compact_embedding_types_carry_what_bedrock_sent() {
         .post(json!({"model": "cohere", "input": text, "embedding_type": "int8", "encoding_format": "base64"}))
         .await;
     assert_eq!(status, 200, "{body}");
-    let want: Vec<u8> = cohere_int8(&cohere_float).iter().map(|x| *x as u8).collect();
+    let want: Vec<u8> = cohere_int8(&cohere_float)
+        .iter()
+        .map(|x| *x as u8)
+        .collect();
     assert_eq!(bytes_of(&body["data"][0]["embedding"]), want);
 
     // uint8 through the request; ubinary through the model's param (128 packed bytes).
@@ -340,12 +349,18 @@ async fn compact_embedding_types_carry_what_bedrock_sent() {
         .post(json!({"model": "cohere", "input": text, "embedding_type": "uint8", "encoding_format": "base64"}))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(bytes_of(&body["data"][0]["embedding"]), cohere_uint8(&cohere_float));
+    assert_eq!(
+        bytes_of(&body["data"][0]["embedding"]),
+        cohere_uint8(&cohere_float)
+    );
     let (status, _, body) = h
         .post(json!({"model": "cohere-ubinary", "input": text}))
         .await;
     assert_eq!(status, 200, "{body}");
-    let want: Vec<i64> = cohere_ubinary(&cohere_float).iter().map(|x| i64::from(*x)).collect();
+    let want: Vec<i64> = cohere_ubinary(&cohere_float)
+        .iter()
+        .map(|x| i64::from(*x))
+        .collect();
     assert_eq!(want.len(), 128);
     assert_eq!(ints(&body["data"][0]["embedding"]), want);
 
@@ -383,11 +398,17 @@ async fn an_embedding_type_the_model_does_not_offer_is_a_400_naming_it() {
         assert_eq!(e["param"], "embedding_type", "{body}");
         let message = e["message"].as_str().unwrap();
         assert!(
-            message.contains("embedding_type") && message.contains(asked) && message.contains("float"),
+            message.contains("embedding_type")
+                && message.contains(asked)
+                && message.contains("float"),
             "names the field, the value and what the model offers: {message}"
         );
     }
-    assert_eq!(h.emulator.stats().attempted, 0, "nothing was sent to Bedrock");
+    assert_eq!(
+        h.emulator.stats().attempted,
+        0,
+        "nothing was sent to Bedrock"
+    );
     h.shutdown().await;
 }
 

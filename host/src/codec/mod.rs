@@ -18,7 +18,7 @@ mod loaded;
 pub mod model_id;
 mod registry;
 mod sandbox;
-mod spans;
+pub mod spans;
 mod watcher;
 
 pub use bindings::{
