@@ -63,8 +63,8 @@ fn built_ins_report_their_interface_and_prefixes() {
     let registry = &loaded().registry;
     let titan = registry.by_name("titan").expect("titan");
     let cohere = registry.by_name("cohere").expect("cohere");
-    assert_eq!(titan.interface_version(), "0.1.0");
-    assert_eq!(cohere.interface_version(), "0.1.0");
+    assert_eq!(titan.interface_version(), "0.2.0");
+    assert_eq!(cohere.interface_version(), "0.2.0");
     assert!(
         titan
             .info()
