@@ -109,12 +109,13 @@ async fn embed<'s>(
     metrics::request_finished(&model.name, started.elapsed(), ok, tokens);
     let embedded = result.map_err(|e| {
         let mut err = ApiError::from_embed(&e);
-        // A request option the model refuses: name the field the codec's message is about.
-        if let EmbedError::Codec(CodecError::InvalidParam { message, .. }) = &e {
-            if request.embedding_type.is_some() && message.contains("embedding_type") {
-                err = err.param("embedding_type");
-            } else if request.dimensions.is_some() {
-                err = err.param("dimensions");
+        // A param or option the model refuses: name the request's field when only one was
+        // sent (with both, the message names the one at fault).
+        if matches!(e, EmbedError::Codec(CodecError::InvalidParam { .. })) {
+            match (request.dimensions, request.embedding_type) {
+                (Some(_), None) => err = err.param("dimensions"),
+                (None, Some(_)) => err = err.param("embedding_type"),
+                _ => {}
             }
         }
         err
