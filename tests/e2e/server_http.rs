@@ -756,7 +756,10 @@ async fn models_ready_and_metrics() {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["cohere", "cohere-ubinary", "panics", "titan", "titan-v1"]);
+    assert_eq!(
+        ids,
+        ["cohere", "cohere-ubinary", "panics", "titan", "titan-v1"]
+    );
     let titan = &models["data"][3];
     assert_eq!(titan["object"], "model");
     assert_eq!(titan["owned_by"], "bedrock");
