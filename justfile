@@ -106,11 +106,13 @@ new-codec NAME DIR="":
            -e '/^# `just new-codec` points this path/d' \
            -e "s#^codec-kit = { path = \"../codec-kit\" }#codec-kit = { path = \"$kit\" }#" "$dir/Cargo.toml"
     sed -i -e "s/^const NAME: \&str = \"template\";/const NAME: \&str = \"$name\";/" "$dir/src/lib.rs"
+    # The built-ins' release profile (guests/Cargo.toml says why): the name section stays, so
+    # traps and profiles name the codec's functions.
     printf '%s\n' '' \
       '# Its own workspace: built on its own, for wasm32-wasip2.' \
       '[workspace]' '' \
       '[profile.release]' \
-      'opt-level = 3' 'lto = true' 'codegen-units = 1' 'strip = true' 'panic = "abort"' >> "$dir/Cargo.toml"
+      'opt-level = 3' 'lto = true' 'codegen-units = 1' 'strip = "debuginfo"' 'panic = "abort"' >> "$dir/Cargo.toml"
     wasm="${name//-/_}_codec.wasm"
     echo "created $dir (codec \"$name\", package $name-codec)"
     echo "next: edit $dir/src/lib.rs (prefixes, params, request and response bodies), then"

@@ -41,11 +41,14 @@ def test_new_codec_builds_on_codec_kit_and_the_host_serves_it(tmp_path: pathlib.
     assert not (crate / "wit").exists(), "the new crate must not carry a copy of the WIT"
     assert 'const NAME: &str = "acme";' in (crate / "src" / "lib.rs").read_text()
 
-    # One target directory for every run of this test, so only the first compiles the deps.
+    # The target directories the built-in codecs were built in (guests/, natively, by
+    # tests/run.sh; wasm32 by host/build.rs): the same dependencies and profiles, so only the
+    # new crate itself compiles.
     env = {k: v for k, v in os.environ.items() if k not in ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS")}
-    env["CARGO_TARGET_DIR"] = str(REPO_ROOT / "target" / "new-codec-test")
     cargo = env.get("CARGO", "cargo")
+    env["CARGO_TARGET_DIR"] = str(REPO_ROOT / "guests" / "target")
     run([cargo, "test", "--quiet", "--manifest-path", str(crate / "Cargo.toml")], REPO_ROOT, 900, env)
+    env["CARGO_TARGET_DIR"] = str(REPO_ROOT / "target" / "wasm-guests")
     run(
         [cargo, "build", "--quiet", "--release", "--target", "wasm32-wasip2",
          "--manifest-path", str(crate / "Cargo.toml")],
