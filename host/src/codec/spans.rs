@@ -61,14 +61,22 @@ pub fn parse_array(bytes: &[u8], out: &mut Vec<f32>) -> Result<(), SpanError> {
         };
     }
     loop {
-        let end = number_end(bytes, i).ok_or_else(|| bad(i))?;
-        // The grammar is checked above; fast-float2 reads the digits correctly rounded to the
-        // nearest f32 (Eisel-Lemire, then a big-number fallback) at about a third of the cost
-        // of std's `str::parse` here (BENCHMARKS.md).
-        out.push(fast_float2::parse::<f32, _>(&bytes[i..end]).map_err(|_| bad(i))?);
-        i = skip_ws(bytes, end);
-        match bytes.get(i) {
-            Some(b',') => i = skip_ws(bytes, i + 1),
+        let (value, len) = number(&bytes[i..]).ok_or_else(|| bad(i))?;
+        out.push(value);
+        i += len;
+        // Compact JSON (no whitespace) is the usual case: look at the next byte first.
+        let mut next = bytes.get(i);
+        if let Some(b' ' | b'\n' | b'\r' | b'\t') = next {
+            i = skip_ws(bytes, i);
+            next = bytes.get(i);
+        }
+        match next {
+            Some(b',') => {
+                i += 1;
+                if let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(i) {
+                    i = skip_ws(bytes, i);
+                }
+            }
             Some(b']') => {
                 return if skip_ws(bytes, i + 1) == bytes.len() {
                     Ok(())
@@ -81,42 +89,40 @@ pub fn parse_array(bytes: &[u8], out: &mut Vec<f32>) -> Result<(), SpanError> {
     }
 }
 
+/// The JSON number (RFC 8259 §6: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`) at
+/// the start of `text`, to the nearest f32, and its length; `None` when none starts there.
+///
+/// fast-float2 reads the longest number it can (correctly rounded: Eisel-Lemire, then a
+/// big-number fallback) and says where it stopped; it also reads what JSON has not, which is
+/// refused here before or after: a `+` sign, a leading `.`, `inf`/`nan`, leading zeros (`01`),
+/// and a point without a digit after it (`1.`, `1.e5`). An exponent without digits (`1e`)
+/// is left unread by fast-float2, so the byte after the number is not `,` or `]`: the caller
+/// refuses it.
+#[inline]
+fn number(text: &[u8]) -> Option<(f32, usize)> {
+    let sign = usize::from(text.first() == Some(&b'-'));
+    match text.get(sign..)? {
+        [b'0', b'0'..=b'9', ..] => return None,
+        [b'0'..=b'9', ..] => {}
+        _ => return None,
+    }
+    let (value, len) = fast_float2::parse_partial::<f32, _>(text).ok()?;
+    // The integer part's digits, then a point: a digit must follow it.
+    let mut k = sign + 1;
+    while k < len && text[k].is_ascii_digit() {
+        k += 1;
+    }
+    if k < len && text[k] == b'.' && !text.get(k + 1).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    Some((value, len))
+}
+
 fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(i) {
         i += 1;
     }
     i
-}
-
-/// The end of the JSON number starting at `i` (RFC 8259 §6: `-? (0 | [1-9][0-9]*) (. [0-9]+)?
-/// ([eE] [+-]? [0-9]+)?`), or `None` when none starts there.
-fn number_end(bytes: &[u8], mut i: usize) -> Option<usize> {
-    let digits = |mut i: usize| {
-        let start = i;
-        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        (i > start).then_some(i)
-    };
-    if bytes.get(i) == Some(&b'-') {
-        i += 1;
-    }
-    i = match bytes.get(i)? {
-        b'0' => i + 1,
-        b'1'..=b'9' => digits(i)?,
-        _ => return None,
-    };
-    if bytes.get(i) == Some(&b'.') {
-        i = digits(i + 1)?;
-    }
-    if let Some(b'e' | b'E') = bytes.get(i) {
-        i += 1;
-        if let Some(b'+' | b'-') = bytes.get(i) {
-            i += 1;
-        }
-        i = digits(i)?;
-    }
-    Some(i)
 }
 
 #[cfg(test)]
@@ -154,8 +160,40 @@ mod tests {
     #[test]
     fn refuses_what_json_does_not_allow() {
         for bad in [
-            "", "[", "]", "[1", "[1,]", "[,1]", "[1 2]", "[01]", "[+1]", "[.5]", "[1.]", "[1e]",
-            "[-]", "[NaN]", "[inf]", "[\"1\"]", "[[1]]", "[1] x", "{}", "[1,2]]", "[0x10]",
+            "",
+            "[",
+            "]",
+            "[1",
+            "[1,]",
+            "[,1]",
+            "[1 2]",
+            "[01]",
+            "[+1]",
+            "[.5]",
+            "[1.]",
+            "[1e]",
+            "[-]",
+            "[NaN]",
+            "[inf]",
+            "[\"1\"]",
+            "[[1]]",
+            "[1] x",
+            "{}",
+            "[1,2]]",
+            "[0x10]",
+            "[1e+]",
+            "[1.5e]",
+            "[1E-]",
+            "[-01]",
+            "[-.5]",
+            "[1.e5]",
+            "[- 1]",
+            "[1.5.2]",
+            "[1e5e5]",
+            "[1,,2]",
+            "[infinity]",
+            "[-inf]",
+            "[1_0]",
         ] {
             assert!(
                 matches!(parse(bad), Err(SpanError::NotAnArray { .. })),
@@ -167,6 +205,86 @@ mod tests {
             err.to_string(),
             "its span is not a JSON array of numbers (at byte 7 of it: \"true]\")"
         );
+    }
+
+    /// The JSON number grammar, spelt out (RFC 8259 §6): the reference `number` must agree
+    /// with.
+    fn json_number_end(bytes: &[u8], mut i: usize) -> Option<usize> {
+        let digits = |mut i: usize| {
+            let start = i;
+            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            (i > start).then_some(i)
+        };
+        if bytes.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        i = match bytes.get(i)? {
+            b'0' => i + 1,
+            b'1'..=b'9' => digits(i)?,
+            _ => return None,
+        };
+        if bytes.get(i) == Some(&b'.') {
+            i = digits(i + 1)?;
+        }
+        if let Some(b'e' | b'E') = bytes.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = bytes.get(i) {
+                i += 1;
+            }
+            i = digits(i)?;
+        }
+        Some(i)
+    }
+
+    #[test]
+    fn accepts_exactly_the_json_number_grammar() {
+        // Every string of up to 6 bytes over the bytes that matter, as one array item: read
+        // when and only when the grammar says it is a number, to the value std reads.
+        let alphabet = b"019.eE+-x ,";
+        let mut text = Vec::new();
+        let mut out = Vec::new();
+        let mut accepted = 0;
+        for len in 1..=6u32 {
+            for mut n in 0..(alphabet.len() as u64).pow(len) {
+                text.clear();
+                text.push(b'[');
+                for _ in 0..len {
+                    text.push(alphabet[(n % alphabet.len() as u64) as usize]);
+                    n /= alphabet.len() as u64;
+                }
+                text.push(b']');
+                let item = &text[1..text.len() - 1];
+                let end = json_number_end(item, 0);
+                let expected = (end == Some(item.len()))
+                    .then(|| std::str::from_utf8(item).unwrap().parse::<f32>().unwrap());
+                let got = parse_array(&text, &mut out).ok().map(|()| out.clone());
+                match (expected, got) {
+                    (Some(x), Some(v)) => {
+                        assert_eq!(v, vec![x], "{:?}", String::from_utf8_lossy(&text));
+                        accepted += 1;
+                    }
+                    (None, None) => {}
+                    // Several numbers with commas between: each one must be grammatical.
+                    (None, Some(v)) => {
+                        let items: Vec<&[u8]> = item.split(|b| *b == b',').collect();
+                        assert!(
+                            items.iter().all(|it| {
+                                let t = it.trim_ascii();
+                                json_number_end(t, 0) == Some(t.len())
+                            }),
+                            "{:?} was accepted as {v:?}",
+                            String::from_utf8_lossy(&text)
+                        );
+                    }
+                    (Some(x), None) => {
+                        panic!("{:?} ({x}) was refused", String::from_utf8_lossy(&text))
+                    }
+                }
+            }
+        }
+        assert!(accepted > 1000, "{accepted}");
     }
 
     #[test]
