@@ -398,6 +398,8 @@ mod tests {
                         accepted += 1;
                     }
                     (None, None) => {}
+                    // Only whitespace: the empty array.
+                    (None, Some(v)) if item.trim_ascii().is_empty() => assert!(v.is_empty()),
                     // Several numbers with commas between: each one must be grammatical.
                     (None, Some(v)) => {
                         let items: Vec<&[u8]> = item.split(|b| *b == b',').collect();
