@@ -160,11 +160,12 @@ fn word(text: &[u8], i: usize) -> Option<u64> {
 ///
 /// With `w` the first 15 significant digits and `q` their decimal exponent, the number is
 /// `w·10^q` exactly, or lies strictly between `w·10^q` and `(w+1)·10^q` when digits after them
-/// are not all 0. Both bounds are one correctly rounded f64 operation (`w < 2^53` and
+/// are not all 0. The lower bound is one correctly rounded f64 operation (`w < 2^53` and
 /// `10^|q|`, `|q| <= 22`, are exact). Rounding is monotonic, and rounding an f64 to f32 gives
 /// the f32 nearest the real number the f64 was rounded from unless the f64 is exactly halfway
-/// between two f32s (those halfway points are f64s). So when neither bound is such a halfway
-/// point and both round to the same f32, that f32 is the nearest to the number.
+/// between two f32s (those halfway points are f64s). So when the lower bound is not such a
+/// halfway point and none lies between it and the upper bound, the f32 the lower bound rounds
+/// to is the nearest to the number.
 #[inline]
 fn quick_number(text: &[u8]) -> Option<(f32, usize)> {
     const LIMIT: u64 = 1_000_000_000_000_000; // 10^15
@@ -228,11 +229,20 @@ fn quick_number(text: &[u8]) -> Option<(f32, usize)> {
     let scale = EXACT_POW10[(-q) as usize];
     let lo = w as f64 / scale;
     let value = settled(lo)?;
-    if tail && settled((w + 1) as f64 / scale)? != value {
+    // With digits past the 15th the number lies strictly between `w·10^q` and `(w+1)·10^q`,
+    // and `w >= 10^14` then: the upper bound is at most ~91 f64 steps above `lo`. With no f32
+    // halfway point within 128 steps above `lo` (the halfway points are the f64s whose low 29
+    // bits are `HALF`), both bounds round to the same f32.
+    if tail && HALF.wrapping_sub(lo.to_bits() & LOW) <= 128 {
         return None;
     }
     Some((if negative { -value } else { value }, i))
 }
+
+/// The bits of an f64 below an f32's precision (in f32's normal range), and their value at
+/// a point halfway between two f32s.
+const LOW: u64 = 0x1FFF_FFFF;
+const HALF: u64 = 0x1000_0000;
 
 /// `x` rounded to f32, when that is the f32 nearest to every real number that rounds to `x`
 /// as an f64: `x` is in f32's normal range and not halfway between two f32s.
@@ -244,7 +254,7 @@ fn settled(x: f64) -> Option<f32> {
     if x == 0.0 {
         return Some(0.0);
     }
-    if !(-126..=127).contains(&exp) || bits & 0x1FFF_FFFF == 0x1000_0000 {
+    if !(-126..=127).contains(&exp) || bits & LOW == HALF {
         return None;
     }
     Some(x as f32)

@@ -470,10 +470,12 @@ fn put_short(dst: &mut [u8], src: &[u8]) {
 
 /// Base64 (standard, padded) of `floats` as little-endian float32, using `scratch` for the bytes.
 pub fn encode_f32_le(floats: &[f32], scratch: &mut Vec<u8>) -> String {
+    // Sized first and filled in place: an extend per float (a capacity check and a 4-byte
+    // copy each) was ~14 instructions a float.
     scratch.clear();
-    scratch.reserve(floats.len() * 4);
-    for f in floats {
-        scratch.extend_from_slice(&f.to_le_bytes());
+    scratch.resize(floats.len() * 4, 0);
+    for (bytes, f) in scratch.chunks_exact_mut(4).zip(floats) {
+        bytes.copy_from_slice(&f.to_le_bytes());
     }
     STANDARD.encode(scratch.as_slice())
 }
