@@ -76,8 +76,8 @@ guests:
 emulator *ARGS:
     cargo run -p bedrock-emulator -- {{ARGS}}
 
-# The new crate has its own copy of wit/v0.2.0/codec.wit (the current codec WIT) and builds
-# on its own; see docs/writing-a-codec.md.
+# The new crate builds on its own and depends on guests/codec-kit, the codec SDK (which holds
+# the bindings of wit/v0.2.0, the current codec WIT); see docs/writing-a-codec.md.
 # Start a new codec from guests/template in DIR (default: codecs-src/NAME).
 new-codec NAME DIR="":
     #!/usr/bin/env bash
@@ -93,21 +93,26 @@ new-codec NAME DIR="":
       echo "error: $dir already exists" >&2
       exit 1
     fi
-    mkdir -p "$dir/src" "$dir/wit"
+    mkdir -p "$dir/src"
     cp guests/template/src/lib.rs "$dir/src/lib.rs"
     cp guests/template/Cargo.toml "$dir/Cargo.toml"
-    cp wit/v0.2.0/codec.wit "$dir/wit/codec.wit"
     # Same dependency versions as the built-in codecs (and so a shared build cache).
     cp guests/Cargo.lock "$dir/Cargo.lock"
+    # The codec SDK (the WIT's bindings and their export) by path: relative inside this
+    # repository, absolute outside it.
+    kit="$(realpath --relative-to="$dir" --relative-base="$PWD" guests/codec-kit)"
     sed -i -e "s/^name = \"codec-template\"/name = \"$name-codec\"/" \
-           -e '/^# `just new-codec NAME` copies/d' "$dir/Cargo.toml"
-    sed -i -e 's#path: "../../wit/v0.2.0",#path: "wit",#' \
-           -e "s/^const NAME: \&str = \"template\";/const NAME: \&str = \"$name\";/" "$dir/src/lib.rs"
+           -e '/^# `just new-codec NAME` copies/d' \
+           -e '/^# `just new-codec` points this path/d' \
+           -e "s#^codec-kit = { path = \"../codec-kit\" }#codec-kit = { path = \"$kit\" }#" "$dir/Cargo.toml"
+    sed -i -e "s/^const NAME: \&str = \"template\";/const NAME: \&str = \"$name\";/" "$dir/src/lib.rs"
+    # The built-ins' release profile (guests/Cargo.toml says why): the name section stays, so
+    # traps and profiles name the codec's functions.
     printf '%s\n' '' \
       '# Its own workspace: built on its own, for wasm32-wasip2.' \
       '[workspace]' '' \
       '[profile.release]' \
-      'opt-level = 3' 'lto = true' 'codegen-units = 1' 'strip = true' 'panic = "abort"' >> "$dir/Cargo.toml"
+      'opt-level = 3' 'lto = true' 'codegen-units = 1' 'strip = "debuginfo"' 'panic = "abort"' >> "$dir/Cargo.toml"
     wasm="${name//-/_}_codec.wasm"
     echo "created $dir (codec \"$name\", package $name-codec)"
     echo "next: edit $dir/src/lib.rs (prefixes, params, request and response bodies), then"

@@ -216,10 +216,7 @@ impl Embedder {
         let base = Arc::<str>::from(route.base_model_id);
         // Resolved here, not left to the codec, so a cache hit knows what it serves; the codec
         // validates it for the model and must answer in it.
-        let embedding_type = options
-            .embedding_type
-            .or_else(|| embedding_type::from_params(&model.params))
-            .unwrap_or(EmbeddingType::Float);
+        let embedding_type = options.embedding_type.unwrap_or(model.embedding_type);
         let request_options = RequestOptions {
             dimensions: options.dimensions,
             embedding_type: Some(embedding_type),

@@ -7,6 +7,20 @@ use std::process::ExitCode;
 use bedrock_embed::commands::{self, setup, setup::SetupArgs};
 use clap::{Parser, Subcommand};
 
+/// jemalloc, returning freed memory to the OS: a background thread purges pages unused for a
+/// second (`dirty_decay_ms:1000`) and drops them at once instead of keeping them as "muzzy"
+/// (`muzzy_decay_ms:0`). After a flood of connections glibc's malloc kept ~10× the idle RSS, and
+/// jemalloc with these settings ~3× of it (BENCHMARKS.md, section 6 "hostile", compares them in
+/// one run). `_RJEM_MALLOC_CONF` in the environment overrides these settings.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Read by jemalloc at its first allocation (tikv-jemallocator's symbols carry the `_rjem_`
+/// prefix). A NUL-terminated C string.
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 #[derive(Parser)]
 #[command(
     name = "bedrock-embed",

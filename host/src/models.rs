@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::aws::{self, AwsOptions, ModelAws, RetryBudget};
-use crate::codec::{Param, Registry};
+use crate::codec::{EmbeddingType, Param, Registry, embedding_type};
 use crate::limiter::Limiter;
 use crate::redis_link::RedisLink;
 use crate::secrets::Secret;
@@ -23,6 +23,9 @@ pub struct Model {
     pub codec_pin: Option<String>,
     /// The model params handed to the codec (no aws_* or limiter keys, no credentials).
     pub params: Arc<[Param]>,
+    /// The embedding type a request gets when it names none: the `embedding_type` param,
+    /// else float. Read once here, not per request.
+    pub embedding_type: EmbeddingType,
     pub aws: ModelAws,
     pub limiter: Limiter,
     pub retry: RetryBudget,
@@ -140,6 +143,25 @@ async fn build_one(
         }
     };
 
+    let default_type = match params.iter().find(|p| p.name == embedding_type::PARAM) {
+        None => EmbeddingType::Float,
+        // The codec's `check` refuses a value it does not offer; one it accepts must still be
+        // a type the host can write out.
+        Some(p) => embedding_type::parse(p.value.trim()).unwrap_or_else(|| {
+            if problems.is_empty() {
+                problems.push(format!(
+                    "param {}: {:?} is not an embedding type; use one of {}",
+                    embedding_type::PARAM,
+                    p.value,
+                    embedding_type::ALL
+                        .map(embedding_type::type_name)
+                        .join(", ")
+                ));
+            }
+            EmbeddingType::Float
+        }),
+    };
+
     let aws_params = match &options.offline {
         Some(offline) => offline.apply(&entry.aws),
         None => entry.aws.clone(),
@@ -174,6 +196,7 @@ async fn build_one(
             codec_model_id: entry.codec_model_id().to_string(),
             codec_pin: entry.codec.clone(),
             params,
+            embedding_type: default_type,
             aws,
             retry: options.retry,
             codec_at_load: codec_name,

@@ -26,7 +26,7 @@ fn main() {
                 "test-bad-spans",
                 "codec-template",
             ],
-            sources: &["testing", "template"],
+            sources: &["testing", "template", "codec-kit"],
             target_subdir: "wasm-test-guests",
         },
     );

@@ -1,15 +1,18 @@
-//! Shared by the built-in codecs: plain-Rust mirrors of the WIT records of
-//! `bedrock-embed:codec@0.2.0` (so the wire logic never touches generated bindings and tests
-//! natively), param lookup and parsing, the texts of "bad value" errors, the input and response
-//! checks every codec does, and [`json`], a reader of responses that finds their number arrays
-//! (as [`Span`]s for the host to parse) without reading the numbers.
+//! The SDK of bedrock-embed codecs, for the built-ins, the template (`just new-codec`) and
+//! third-party codecs alike: the bindings of `bedrock-embed:codec@0.2.0`, generated here from
+//! the repository's `wit/v0.2.0` ([`bindings`]), and [`export_codec!`], which exports a codec
+//! written against this crate's plain-Rust mirrors of the WIT records (so the wire logic never
+//! touches generated bindings and tests natively). Beside them: param lookup and parsing, the
+//! texts of "bad value" errors, the input and response checks every codec does, and [`json`],
+//! a reader of responses that finds their number arrays (as [`Span`]s for the host to parse)
+//! without reading the numbers.
 //!
-//! [`export_codec!`] generates each codec's bindings (with the codec's own wit-bindgen) and the
-//! shell converting between them and these types. Dependencies: serde_json and `fast-float2`,
-//! for [`json`].
+//! A codec crate depends on codec-kit (and serde/serde_json if it uses them), not on
+//! wit-bindgen and not on a copy of the WIT.
 
 use std::fmt;
 
+pub mod bindings;
 pub mod json;
 mod shell;
 

@@ -1,36 +1,32 @@
-//! The export shell every codec built on codec-kit shares: bindings for
-//! `bedrock-embed:codec@0.2.0` (`wit/v0.2.0/codec.wit`) and a `Guest` impl that converts
-//! between the generated types and codec-kit's, calling the codec's wire module.
+//! The export shell every codec built on codec-kit shares: a `Guest` impl over the bindings
+//! of [`crate::bindings`] (`bedrock-embed:codec@0.2.0`) that converts between the generated
+//! types and codec-kit's, calling the codec's wire functions.
 
-/// Generates the component for a wire module that has `info()`, `check`, `encode` and
-/// `decode` over codec-kit's types (see `guests/titan/src/wire.rs`):
+/// Exports the component for a module that has `info()`, `check`, `encode` and `decode` over
+/// codec-kit's types (see `guests/titan/src/wire.rs`, or `guests/template`, which keeps them
+/// at the crate root):
 ///
 /// ```ignore
 /// pub mod wire;
-/// codec_kit::export_codec!(wire, "../../wit/v0.2.0");
+/// codec_kit::export_codec!(wire);   // or `codec_kit::export_codec!(self);`
 /// ```
 ///
-/// The WIT path is relative to the invoking crate's `Cargo.toml` and must hold version 0.2.x:
-/// the shell is written against its types. Native builds (unit tests)
-/// get the same `Component` type without the export: export symbol names contain `:` and `@`,
-/// which native linkers refuse.
+/// It defines `Component` (the `Guest` impl, callable natively in tests) and `wit` (the
+/// generated types). Native builds (unit tests) get the same `Component` without the export:
+/// export symbol names contain `:` and `@`, which native linkers refuse.
 #[macro_export]
 macro_rules! export_codec {
-    ($wire:ident, $wit:literal) => {
-        wit_bindgen::generate!({
-            path: $wit,
-            world: "codec-guest",
-        });
-
-        use bedrock_embed::codec::types as wit;
-        use exports::bedrock_embed::codec::codec::Guest;
+    ($wire:ident) => {
+        #[allow(unused_imports)]
+        use $crate::bindings::bedrock_embed::codec::types as wit;
+        use $crate::bindings::exports::bedrock_embed::codec::codec::Guest;
 
         /// The exported component.
         #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
         pub struct Component;
 
         #[cfg(target_arch = "wasm32")]
-        export!(Component);
+        $crate::bindings::export!(Component with_types_in $crate::bindings);
 
         impl Guest for Component {
             fn info() -> wit::CodecInfo {

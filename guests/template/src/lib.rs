@@ -6,8 +6,13 @@
 //! - request  `{"texts": ["...", ...], "dimensions": 256}`, at most 16 texts per call;
 //! - response `{"embeddings": [[f32, ...], ...], "inputTokens": n}`.
 //!
+//! It is built on codec-kit, the codec SDK (guests/codec-kit): codec-kit holds the bindings of
+//! `bedrock-embed:codec@0.2.0` (wit/v0.2.0/codec.wit) and `export_codec!` exports the four
+//! functions below, written against its plain-Rust types, so this crate needs no WIT file and
+//! no wit-bindgen of its own, and its tests call the functions directly.
+//!
 //! Replace the constants, [`Body`] and [`Reply`] with your model's format, and keep the rules
-//! of the contract (docs/writing-a-codec.md, `wit/codec.wit` of `bedrock-embed:codec@0.2.0`):
+//! of the contract (docs/writing-a-codec.md):
 //! - `info` must not fail; `check` validates params once at load; `encode` decides batching
 //!   and its invocations' `input-count`s add up to the number of inputs; `decode` returns one
 //!   vector per input of the invocation, of the embedding type asked for (this model offers
@@ -16,16 +21,12 @@
 //!   clock, a memory cap and a CPU deadline per call;
 //! - errors are values (`codec-error`), never panics: a panic traps and fails the request.
 
-wit_bindgen::generate!({
-    path: "../../wit/v0.2.0",
-    world: "codec-guest",
-});
+codec_kit::export_codec!(self);
 
-use bedrock_embed::codec::types::{
-    CodecError, CodecInfo, EmbeddingType, Embeddings, Invocation, Param, ParamSpec, RequestOptions,
-    Vectors,
+use codec_kit::{
+    CodecError, CodecInfo, EmbeddingType, Embeddings, Invocation, Origin, Param, ParamSpec,
+    RequestOptions, Vectors,
 };
-use exports::bedrock_embed::codec::codec::Guest;
 use serde::{Deserialize, Serialize};
 
 /// The codec's name: what `params.codec` pins a model to and what listings show.
@@ -36,6 +37,8 @@ const PREFIXES: &[&str] = &["example.echo-embed-"];
 const BATCH: usize = 16;
 const DIMENSIONS: &[u32] = &[256, 512, 1024];
 const DEFAULT_DIMENSIONS: u32 = 256;
+/// The embedding types this model offers (a request for another is refused).
+const TYPES: &[EmbeddingType] = &[EmbeddingType::Float];
 
 /// The request body.
 #[derive(Serialize)]
@@ -52,107 +55,109 @@ struct Reply {
     input_tokens: Option<u32>,
 }
 
-/// The exported component. Native builds (`cargo test`) compile it without exporting it.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-struct Component;
-
-#[cfg(target_arch = "wasm32")]
-export!(Component);
-
-impl Guest for Component {
-    fn info() -> CodecInfo {
-        CodecInfo {
-            name: NAME.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            model_prefixes: PREFIXES.iter().map(|p| p.to_string()).collect(),
-            params: vec![ParamSpec {
-                name: "dimensions".into(),
-                description: "Size of the vectors. A request's `dimensions` overrides it.".into(),
-                default_value: Some(DEFAULT_DIMENSIONS.to_string()),
-                allowed: DIMENSIONS.iter().map(u32::to_string).collect(),
-            }],
-        }
+/// What the codec is and serves; called once at load, must not fail.
+pub fn info() -> CodecInfo {
+    CodecInfo {
+        name: NAME.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        model_prefixes: PREFIXES.iter().map(|p| p.to_string()).collect(),
+        params: vec![ParamSpec {
+            name: "dimensions".into(),
+            description: "Size of the vectors. A request's `dimensions` overrides it.".into(),
+            default_value: Some(DEFAULT_DIMENSIONS.to_string()),
+            allowed: DIMENSIONS.iter().map(u32::to_string).collect(),
+        }],
     }
+}
 
-    fn check(model_id: String, params: Vec<Param>) -> Result<(), CodecError> {
-        served(&model_id)?;
-        let defaults = RequestOptions {
-            dimensions: None,
-            embedding_type: None,
-        };
-        dimensions(&model_id, &params, defaults).map(|_| ())
-    }
+/// Validates a model's params, once at load (and when a swapped-in file takes the model over).
+pub fn check(model_id: &str, params: &[Param]) -> Result<(), CodecError> {
+    Config::resolve(model_id, params, RequestOptions::default()).map(|_| ())
+}
 
-    fn encode(
-        model_id: String,
-        params: Vec<Param>,
-        options: RequestOptions,
-        inputs: Vec<String>,
-    ) -> Result<Vec<Invocation>, CodecError> {
-        served(&model_id)?;
-        let dimensions = dimensions(&model_id, &params, options)?;
-        float_only(&model_id, options)?;
-        if inputs.is_empty() {
-            return Err(CodecError::InvalidInput(
-                "no input: send at least one text".into(),
-            ));
-        }
-        if let Some(i) = inputs.iter().position(String::is_empty) {
-            return Err(CodecError::InvalidInput(format!(
-                "input {i} is an empty string"
-            )));
-        }
-        inputs
-            .chunks(BATCH)
-            .map(|texts| {
-                let body = serde_json::to_vec(&Body { texts, dimensions })
-                    .map_err(|e| CodecError::InvalidInput(e.to_string()))?;
-                Ok(Invocation {
-                    body,
-                    input_count: texts.len() as u32,
-                })
+/// The InvokeModel bodies for `inputs`, in order, each with how many inputs it covers.
+pub fn encode(
+    model_id: &str,
+    params: &[Param],
+    options: RequestOptions,
+    inputs: &[String],
+) -> Result<Vec<Invocation>, CodecError> {
+    let config = Config::resolve(model_id, params, options)?;
+    codec_kit::check_inputs(model_id, inputs, None)?;
+    inputs
+        .chunks(BATCH)
+        .map(|texts| {
+            let body = serde_json::to_vec(&Body {
+                texts,
+                dimensions: config.dimensions,
             })
-            .collect()
-    }
+            .map_err(|e| CodecError::InvalidInput(e.to_string()))?;
+            Ok(Invocation {
+                body,
+                input_count: texts.len() as u32,
+            })
+        })
+        .collect()
+}
 
-    fn decode(
-        model_id: String,
-        params: Vec<Param>,
+/// One vector per input of the invocation whose answer `body` is.
+pub fn decode(
+    model_id: &str,
+    params: &[Param],
+    options: RequestOptions,
+    body: &[u8],
+    input_count: u32,
+) -> Result<Embeddings, CodecError> {
+    let config = Config::resolve(model_id, params, options)?;
+    let reply: Reply =
+        serde_json::from_slice(body).map_err(|e| codec_kit::unreadable(model_id, e, body))?;
+    codec_kit::check_vectors(model_id, &reply.embeddings, input_count, config.dimensions)?;
+    // The simple way: the values read here, in the sandbox. The fast way, for large responses:
+    // `Vectors::Spans`, the byte range of each vector's array in `body` (from its `[` to its
+    // `]`), which the host parses natively, several times faster than code in the sandbox can.
+    // Finding them needs no number parsing: `codec_kit::json::Reader` walks to the key and
+    // `number_arrays` scans to each array's `]`; `codec_kit::check_arrays` then checks their
+    // count and lengths and returns the spans (guests/cohere/src/wire.rs does this).
+    Ok(Embeddings {
+        vectors: Vectors::Values(reply.embeddings),
+        embedding_type: config.embedding_type,
+        input_tokens: reply.input_tokens,
+    })
+}
+
+/// What one call's model, params and request options resolve to.
+struct Config {
+    dimensions: u32,
+    embedding_type: EmbeddingType,
+}
+
+impl Config {
+    /// Refuses a model this codec does not serve, and any param or option outside what the
+    /// model allows, naming the allowed values.
+    fn resolve(
+        model_id: &str,
+        params: &[Param],
         options: RequestOptions,
-        body: Vec<u8>,
-        input_count: u32,
-    ) -> Result<Embeddings, CodecError> {
-        let dimensions = dimensions(&model_id, &params, options)?;
-        float_only(&model_id, options)?;
-        let reply: Reply = serde_json::from_slice(&body).map_err(|e| {
-            CodecError::BadResponse(format!("cannot read the {model_id} response: {e}"))
-        })?;
-        if reply.embeddings.len() != input_count as usize {
-            return Err(CodecError::BadResponse(format!(
-                "{model_id} returned {} vectors for {input_count} inputs",
-                reply.embeddings.len()
-            )));
-        }
-        if reply
-            .embeddings
-            .iter()
-            .any(|v| v.len() != dimensions as usize)
-        {
-            return Err(CodecError::BadResponse(format!(
-                "{model_id} returned vectors that are not {dimensions} long"
-            )));
-        }
-        // The simple way: the values read here, in the sandbox. The fast way, for large
-        // responses: `Vectors::Spans`, the byte range of each vector's array in `body` (from its
-        // `[` to its `]`), which the host parses natively, several times faster than code in the
-        // sandbox can. Finding them needs no number parsing: guests/codec-kit's
-        // `json::Reader::numbers` scans to each array's `]`; with serde_json, deserialize the
-        // arrays as `&serde_json::value::RawValue` (feature "raw_value") and take their offsets
-        // in `body`.
-        Ok(Embeddings {
-            vectors: Vectors::Values(reply.embeddings),
-            embedding_type: EmbeddingType::Float,
-            input_tokens: reply.input_tokens,
+    ) -> Result<Self, CodecError> {
+        served(model_id)?;
+        // The request's `dimensions`, else the param, else the default.
+        let dimensions = match (options.dimensions, codec_kit::param(params, "dimensions")) {
+            (Some(n), _) => codec_kit::number_in(
+                Origin::RequestOption,
+                "dimensions",
+                &n.to_string(),
+                model_id,
+                DIMENSIONS,
+            )?,
+            (None, Some(value)) => {
+                codec_kit::number_in(Origin::Param, "dimensions", value, model_id, DIMENSIONS)?
+            }
+            (None, None) => DEFAULT_DIMENSIONS,
+        };
+        let embedding_type = codec_kit::embedding_type(params, options, model_id, TYPES)?;
+        Ok(Self {
+            dimensions,
+            embedding_type,
         })
     }
 }
@@ -172,76 +177,16 @@ fn served(model_id: &str) -> Result<(), CodecError> {
     }
 }
 
-/// This model's vectors are floats: a request for another embedding type is refused with the
-/// allowed values named (a model offering more would also take an `embedding_type` param).
-fn float_only(model_id: &str, options: RequestOptions) -> Result<(), CodecError> {
-    match options.embedding_type {
-        None | Some(EmbeddingType::Float) => Ok(()),
-        Some(other) => Err(CodecError::InvalidParam(format!(
-            "invalid value \"{}\" for request option \"embedding_type\" of {model_id}: allowed \
-             values are float",
-            type_name(other)
-        ))),
-    }
-}
-
-/// The WIT's name of an embedding type.
-fn type_name(t: EmbeddingType) -> &'static str {
-    match t {
-        EmbeddingType::Float => "float",
-        EmbeddingType::Int8 => "int8",
-        EmbeddingType::Uint8 => "uint8",
-        EmbeddingType::Binary => "binary",
-        EmbeddingType::Ubinary => "ubinary",
-    }
-}
-
-/// The request's `dimensions`, else the `dimensions` param, else the default; one of
-/// [`DIMENSIONS`].
-fn dimensions(
-    model_id: &str,
-    params: &[Param],
-    options: RequestOptions,
-) -> Result<u32, CodecError> {
-    let (origin, value) = match (
-        options.dimensions,
-        params.iter().rfind(|p| p.name == "dimensions"),
-    ) {
-        (Some(n), _) => ("request option", n.to_string()),
-        (None, Some(p)) => ("param", p.value.trim().to_string()),
-        (None, None) => return Ok(DEFAULT_DIMENSIONS),
-    };
-    value
-        .parse::<u32>()
-        .ok()
-        .filter(|n| DIMENSIONS.contains(n))
-        .ok_or_else(|| {
-            CodecError::InvalidParam(format!(
-                "invalid value \"{value}\" for {origin} \"dimensions\" of {model_id}: allowed \
-                 values are {}",
-                DIMENSIONS
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const MODEL: &str = "example.echo-embed-v1";
-    const DEFAULTS: RequestOptions = RequestOptions {
-        dimensions: None,
-        embedding_type: None,
-    };
 
     #[test]
     fn encode_batches_and_decode_reads_the_reply() {
         let inputs: Vec<String> = (0..20).map(|i| format!("text {i}")).collect();
-        let calls = Component::encode(MODEL.into(), vec![], DEFAULTS, inputs).unwrap();
+        let calls = encode(MODEL, &[], RequestOptions::default(), &inputs).unwrap();
         assert_eq!(
             calls.iter().map(|c| c.input_count).collect::<Vec<_>>(),
             [16, 4]
@@ -252,11 +197,11 @@ mod tests {
 
         let reply =
             serde_json::json!({"embeddings": [vec![0.5; 256], vec![0.25; 256]], "inputTokens": 4});
-        let out = Component::decode(
-            MODEL.into(),
-            vec![],
-            DEFAULTS,
-            reply.to_string().into_bytes(),
+        let out = decode(
+            MODEL,
+            &[],
+            RequestOptions::default(),
+            reply.to_string().as_bytes(),
             2,
         )
         .unwrap();
@@ -271,24 +216,46 @@ mod tests {
 
     #[test]
     fn bad_params_and_unknown_models_are_refused() {
-        let params = vec![Param {
-            name: "dimensions".into(),
-            value: "300".into(),
-        }];
-        let err = Component::check(MODEL.into(), params).unwrap_err();
+        let err = check(MODEL, &[Param::new("dimensions", "300")]).unwrap_err();
         assert!(matches!(err, CodecError::InvalidParam(m) if m.contains("256, 512, 1024")));
         assert!(matches!(
-            Component::check("other.model".into(), vec![]),
+            check("other.model", &[]),
             Err(CodecError::UnsupportedModel(_))
         ));
         let int8 = RequestOptions {
             embedding_type: Some(EmbeddingType::Int8),
-            ..DEFAULTS
+            ..RequestOptions::default()
         };
-        let err = Component::encode(MODEL.into(), vec![], int8, vec!["x".into()]).unwrap_err();
-        assert!(
-            matches!(&err, CodecError::InvalidParam(m) if m == "invalid value \"int8\" for request option \"embedding_type\" of example.echo-embed-v1: allowed values are float"),
-            "{err:?}"
+        let err = encode(MODEL, &[], int8, &["x".into()]).unwrap_err();
+        assert_eq!(
+            err,
+            CodecError::InvalidParam(
+                "invalid value \"int8\" for request option \"embedding_type\" of \
+                 example.echo-embed-v1: allowed values are float"
+                    .into()
+            )
         );
+    }
+
+    #[test]
+    fn the_component_answers_through_the_generated_types() {
+        use crate::wit;
+        let info = Component::info();
+        assert_eq!(info.name, NAME);
+        let options = wit::RequestOptions {
+            dimensions: Some(512),
+            embedding_type: None,
+        };
+        let calls = Component::encode(MODEL.into(), vec![], options, vec!["hi".into()]).unwrap();
+        assert_eq!(calls.len(), 1);
+        let err = Component::check(
+            MODEL.into(),
+            vec![wit::Param {
+                name: "dimensions".into(),
+                value: "7".into(),
+            }],
+        )
+        .unwrap_err();
+        assert!(matches!(err, wit::CodecError::InvalidParam(_)), "{err:?}");
     }
 }

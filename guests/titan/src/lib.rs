@@ -1,11 +1,11 @@
 //! The Titan codec as a WASI p2 component (world `codec-guest` of `wit/v0.2.0/codec.wit`).
 //!
 //! The wire logic lives in [`wire`], plain Rust tested natively; `codec_kit::export_codec!`
-//! generates the bindings and the shell that converts between them and codec-kit's types.
+//! exports it through codec-kit's bindings, converting between them and codec-kit's types.
 
 pub mod wire;
 
-codec_kit::export_codec!(wire, "../../wit/v0.2.0");
+codec_kit::export_codec!(wire);
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,9 @@ use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_bedrockruntime::Client;
+use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::auth::AuthSchemeId;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::os_shim_internal::{Env, Fs};
 use aws_types::region::Region;
 use aws_types::service_config::ServiceConfigKey;
@@ -39,11 +41,18 @@ const BEARER_TOKEN_ENV_GLOBAL: &str = "AWS_BEARER_TOKEN";
 /// in 0.05–3 s; Bedrock itself gives up on a slow model with ModelTimeoutException), and
 /// `attempt_timeout` 90 s for a whole attempt, reading a ~1 MB Cohere response included.
 /// A timed-out attempt is a transient failure: the host's retry loop decides what happens next.
+///
+/// `pool_idle_timeout` 20 s: how long a connection to Bedrock stays pooled unused (the SDK's
+/// default is hyper's 90 s). After a burst at a high `max_concurrent_invocations` the host holds
+/// one connection per invocation that was in flight, each with its read buffer (up to ~400 KB
+/// after a ~1 MB Cohere answer); they close 20 s after the burst, and their memory goes back.
+/// Steady traffic keeps reusing them, so it pays no new handshakes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AwsOptions {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub attempt_timeout: Duration,
+    pub pool_idle_timeout: Duration,
 }
 
 impl Default for AwsOptions {
@@ -52,6 +61,7 @@ impl Default for AwsOptions {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(90),
+            pool_idle_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -64,6 +74,17 @@ impl AwsOptions {
             .operation_attempt_timeout(self.attempt_timeout)
             .operation_timeout(self.attempt_timeout)
             .build()
+    }
+
+    /// The SDK's own HTTP client (hyper, rustls with aws-lc, as its default one) with the idle
+    /// pool bounded. One per model client, as the default one would be.
+    fn http_client(&self) -> SharedHttpClient {
+        aws_smithy_http_client::Builder::new()
+            .pool_idle_timeout(self.pool_idle_timeout)
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https()
     }
 }
 
@@ -276,7 +297,8 @@ fn loader(
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         // Every attempt must pass the host's limiter: the host retries, the SDK does not.
         .retry_config(RetryConfig::disabled())
-        .timeout_config(options.timeout_config());
+        .timeout_config(options.timeout_config())
+        .http_client(options.http_client());
     if let Some(region) = region {
         loader = loader.region(Region::new(region.to_owned()));
     }

@@ -63,6 +63,7 @@ fn fast() -> AwsOptions {
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_millis(500),
         attempt_timeout: Duration::from_secs(2),
+        ..AwsOptions::default()
     }
 }
 
@@ -115,6 +116,57 @@ fn assert_no_secret(text: &str) {
     for secret in [SECRET, TOKEN] {
         assert!(!text.contains(secret), "secret leaked into: {text}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTTP client
+
+/// An idle pooled connection to Bedrock closes after `pool_idle_timeout`, and not before: the
+/// memory a burst of connections holds goes back when it ends.
+#[tokio::test]
+async fn idle_connections_close_after_the_pool_idle_timeout() {
+    let peer = Peer::start(Reply::KeepAlive {
+        body: r#"{"embedding":[0.5]}"#,
+    })
+    .await;
+    let params = key_params(Some("us-east-1"), Some(&peer.url));
+    let sources = isolated(&[]);
+    let with = |idle: Duration| AwsOptions {
+        pool_idle_timeout: idle,
+        ..fast()
+    };
+
+    let long = load_with(&params, &with(Duration::from_secs(30)), &sources)
+        .await
+        .expect("load");
+    invoke(&long).await.expect("200 from the peer");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        peer.client_closes().is_empty(),
+        "with a 30 s idle timeout the connection must stay pooled: {:?}",
+        peer.client_closes()
+    );
+
+    let short = load_with(&params, &with(Duration::from_millis(300)), &sources)
+        .await
+        .expect("load");
+    invoke(&short).await.expect("200 from the peer");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while peer.client_closes().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let closes = peer.client_closes();
+    assert_eq!(
+        closes.len(),
+        1,
+        "only the 300 ms client's connection closes: {closes:?}"
+    );
+    assert!(
+        closes[0] >= Duration::from_millis(300) && closes[0] < Duration::from_secs(3),
+        "closed {:?} after its answer, want 300 ms .. 3 s",
+        closes[0]
+    );
+    drop(long);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -297,8 +297,7 @@ pub async fn run(
     };
     let start = resume::prepare(&job.output, &job.rejects, &fingerprint, job.overwrite)?;
     // The model's `embedding_type` param decides the type for the whole job.
-    let embedding_type = crate::codec::embedding_type::from_params(&model.params)
-        .unwrap_or(crate::codec::EmbeddingType::Float);
+    let embedding_type = model.embedding_type;
     let total = if stdin {
         None
     } else {

@@ -1,7 +1,7 @@
 //! Embedding types (WIT 0.2 `embedding-type`): their wire names, the spicepod param and
 //! request field that choose one, and the rule each type's values follow.
 
-use super::bindings::{EmbeddingType, Param};
+use super::bindings::EmbeddingType;
 
 /// The model param (and the request field) that chooses the type: the codec validates it per
 /// model; the host reads it to know what it serves from the cache.
@@ -19,14 +19,6 @@ pub const ALL: [EmbeddingType; 5] = [
 /// The type named `name` (`float`, `int8`, `uint8`, `binary`, `ubinary`).
 pub fn parse(name: &str) -> Option<EmbeddingType> {
     ALL.into_iter().find(|t| type_name(*t) == name)
-}
-
-/// The type a model's params choose, if they name one.
-pub fn from_params(params: &[Param]) -> Option<EmbeddingType> {
-    params
-        .iter()
-        .find(|p| p.name == PARAM)
-        .and_then(|p| parse(p.value.trim()))
 }
 
 /// The wire name of an embedding type (the request field's and the param's value).
@@ -98,11 +90,5 @@ mod tests {
             assert_eq!(parse(type_name(t)), Some(t));
         }
         assert_eq!(parse("Float"), None);
-        let params = [Param {
-            name: PARAM.into(),
-            value: " int8 ".into(),
-        }];
-        assert_eq!(from_params(&params), Some(EmbeddingType::Int8));
-        assert_eq!(from_params(&[]), None);
     }
 }

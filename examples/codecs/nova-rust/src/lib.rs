@@ -1,6 +1,8 @@
 //! A bedrock-embed codec for Amazon Nova 2 multimodal embeddings
 //! (`amazon.nova-2-multimodal-embeddings-v1:0`), text input: an example of a third-party codec,
-//! made from `guests/template` with `just new-codec nova examples/codecs/nova-rust`.
+//! made from `guests/template` with `just new-codec nova examples/codecs/nova-rust`, on
+//! codec-kit (guests/codec-kit, the codec SDK: the bindings of `bedrock-embed:codec@0.2.0` and
+//! their export).
 //!
 //! Wire format (synchronous InvokeModel, one text per call):
 //!
@@ -14,21 +16,18 @@
 //! Params: `dimensions` (3072 by default), `embedding_purpose` (GENERIC_INDEX by default),
 //! `truncation_mode` (END by default).
 
-wit_bindgen::generate!({
-    path: "wit",
-    world: "codec-guest",
-});
+codec_kit::export_codec!(self);
 
-use bedrock_embed::codec::types::{
-    CodecError, CodecInfo, Embeddings, Invocation, Param, ParamSpec, RequestOptions,
+use codec_kit::{
+    CodecError, CodecInfo, EmbeddingType, Embeddings, Invocation, Origin, Param, ParamSpec,
+    RequestOptions, Vectors,
 };
-use exports::bedrock_embed::codec::codec::Guest;
 use serde::{Deserialize, Serialize};
 
 const NAME: &str = "nova";
 const PREFIXES: &[&str] = &["amazon.nova-2-multimodal-embeddings-"];
 /// The documented model ids (a `:`-suffixed variant of one is the same model).
-const MODELS: &[&str] = &["amazon.nova-2-multimodal-embeddings-v1:0"];
+const MODELS: &[(&str, ())] = &[("amazon.nova-2-multimodal-embeddings-v1:0", ())];
 const DIMENSIONS: &[u32] = &[256, 384, 1024, 3072];
 const DEFAULT_DIMENSIONS: u32 = 3072;
 const PURPOSES: &[&str] = &[
@@ -86,219 +85,133 @@ struct Config {
     truncation: &'static str,
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-struct Component;
-
-#[cfg(target_arch = "wasm32")]
-export!(Component);
-
-impl Guest for Component {
-    fn info() -> CodecInfo {
-        let spec = |name: &str, description: &str, default: &str, allowed: Vec<String>| ParamSpec {
-            name: name.into(),
-            description: description.into(),
-            default_value: Some(default.into()),
-            allowed,
-        };
-        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
-        CodecInfo {
-            name: NAME.into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            model_prefixes: PREFIXES.iter().map(|p| p.to_string()).collect(),
-            params: vec![
-                spec(
-                    "dimensions",
-                    "Size of the vectors (embeddingDimension). A request's `dimensions` overrides it.",
-                    "3072",
-                    DIMENSIONS.iter().map(u32::to_string).collect(),
-                ),
-                spec(
-                    "embedding_purpose",
-                    "What the vectors are for (embeddingPurpose), e.g. GENERIC_INDEX for documents \
-                     and GENERIC_RETRIEVAL or TEXT_RETRIEVAL for queries.",
-                    "GENERIC_INDEX",
-                    strings(PURPOSES),
-                ),
-                spec(
-                    "truncation_mode",
-                    "What Bedrock does with a text over 8,192 tokens: END drops the end, START \
-                     the start, NONE refuses it.",
-                    "END",
-                    strings(TRUNCATION),
-                ),
-            ],
-        }
-    }
-
-    fn check(model_id: String, params: Vec<Param>) -> Result<(), CodecError> {
-        served(&model_id)?;
-        config(&model_id, &params, RequestOptions { dimensions: None }).map(|_| ())
-    }
-
-    fn encode(
-        model_id: String,
-        params: Vec<Param>,
-        options: RequestOptions,
-        inputs: Vec<String>,
-    ) -> Result<Vec<Invocation>, CodecError> {
-        served(&model_id)?;
-        let config = config(&model_id, &params, options)?;
-        if inputs.is_empty() {
-            return Err(CodecError::InvalidInput(format!(
-                "no input: {model_id} needs at least one text"
-            )));
-        }
-        if let Some(i) = inputs.iter().position(String::is_empty) {
-            return Err(CodecError::InvalidInput(format!(
-                "input {i} is an empty string: {model_id} needs non-empty text"
-            )));
-        }
-        // Synchronous Nova calls embed one item each.
-        inputs
-            .iter()
-            .map(|value| {
-                let body = Body {
-                    schema_version: "nova-multimodal-embed-v1",
-                    task_type: "SINGLE_EMBEDDING",
-                    single_embedding_params: SingleParams {
-                        embedding_purpose: config.purpose,
-                        embedding_dimension: config.dimensions,
-                        text: Text {
-                            truncation_mode: config.truncation,
-                            value,
-                        },
-                    },
-                };
-                let body = serde_json::to_vec(&body)
-                    .map_err(|e| CodecError::InvalidInput(e.to_string()))?;
-                Ok(Invocation {
-                    body,
-                    input_count: 1,
-                })
-            })
-            .collect()
-    }
-
-    fn decode(
-        model_id: String,
-        params: Vec<Param>,
-        options: RequestOptions,
-        body: Vec<u8>,
-        input_count: u32,
-    ) -> Result<Embeddings, CodecError> {
-        let config = config(&model_id, &params, options)?;
-        let reply: Reply = serde_json::from_slice(&body).map_err(|e| {
-            let start = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-            CodecError::BadResponse(format!(
-                "cannot read the {model_id} response: {e}; body starts: {start}"
-            ))
-        })?;
-        let vectors: Vec<Vec<f32>> = reply.embeddings.into_iter().map(|e| e.embedding).collect();
-        if vectors.len() != input_count as usize {
-            return Err(CodecError::BadResponse(format!(
-                "{model_id} returned {} vectors for {input_count} inputs",
-                vectors.len()
-            )));
-        }
-        if let Some(v) = vectors
-            .iter()
-            .find(|v| v.len() != config.dimensions as usize)
-        {
-            return Err(CodecError::BadResponse(format!(
-                "{model_id} returned a vector of {} dimensions; {} were asked for",
-                v.len(),
-                config.dimensions
-            )));
-        }
-        Ok(Embeddings {
-            vectors,
-            input_tokens: reply.input_token_count,
-        })
+/// What the codec is and serves.
+pub fn info() -> CodecInfo {
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+    let spec = |name: &str, description: &str, default: &str, allowed: Vec<String>| ParamSpec {
+        name: name.into(),
+        description: description.into(),
+        default_value: Some(default.into()),
+        allowed,
+    };
+    CodecInfo {
+        name: NAME.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        model_prefixes: strings(PREFIXES),
+        params: vec![
+            spec(
+                "dimensions",
+                "Size of the vectors (embeddingDimension). A request's `dimensions` overrides it.",
+                "3072",
+                DIMENSIONS.iter().map(u32::to_string).collect(),
+            ),
+            spec(
+                "embedding_purpose",
+                "What the vectors are for (embeddingPurpose), e.g. GENERIC_INDEX for documents \
+                 and GENERIC_RETRIEVAL or TEXT_RETRIEVAL for queries.",
+                "GENERIC_INDEX",
+                strings(PURPOSES),
+            ),
+            spec(
+                "truncation_mode",
+                "What Bedrock does with a text over 8,192 tokens: END drops the end, START \
+                 the start, NONE refuses it.",
+                "END",
+                strings(TRUNCATION),
+            ),
+        ],
     }
 }
 
-fn served(model_id: &str) -> Result<(), CodecError> {
-    let known = MODELS.iter().any(|m| {
-        model_id == *m
-            || model_id
-                .strip_prefix(m)
-                .is_some_and(|rest| rest.starts_with(':'))
-    });
-    if known {
-        Ok(())
-    } else {
-        Err(CodecError::UnsupportedModel(format!(
-            "the {NAME} codec does not know model {model_id:?}; it serves {}",
-            MODELS.join(", ")
-        )))
-    }
+/// Validates a model's params, at load.
+pub fn check(model_id: &str, params: &[Param]) -> Result<(), CodecError> {
+    config(model_id, params, RequestOptions::default()).map(|_| ())
 }
 
-fn param<'a>(params: &'a [Param], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .rfind(|p| p.name == name)
-        .map(|p| p.value.trim())
-}
-
-fn invalid(
-    origin: &str,
-    name: &str,
-    value: &str,
+/// One body per text: synchronous Nova calls embed one item each.
+pub fn encode(
     model_id: &str,
-    allowed: &[String],
-) -> CodecError {
-    CodecError::InvalidParam(format!(
-        "invalid value \"{value}\" for {origin} \"{name}\" of {model_id}: allowed values are {}",
-        allowed.join(", ")
-    ))
-}
-
-fn choice(
     params: &[Param],
-    name: &str,
+    options: RequestOptions,
+    inputs: &[String],
+) -> Result<Vec<Invocation>, CodecError> {
+    let config = config(model_id, params, options)?;
+    codec_kit::check_inputs(model_id, inputs, None)?;
+    inputs
+        .iter()
+        .map(|value| {
+            let body = Body {
+                schema_version: "nova-multimodal-embed-v1",
+                task_type: "SINGLE_EMBEDDING",
+                single_embedding_params: SingleParams {
+                    embedding_purpose: config.purpose,
+                    embedding_dimension: config.dimensions,
+                    text: Text {
+                        truncation_mode: config.truncation,
+                        value,
+                    },
+                },
+            };
+            let body =
+                serde_json::to_vec(&body).map_err(|e| CodecError::InvalidInput(e.to_string()))?;
+            Ok(Invocation {
+                body,
+                input_count: 1,
+            })
+        })
+        .collect()
+}
+
+/// The vector of one answer, read here (the simple way: values, not spans).
+pub fn decode(
     model_id: &str,
-    allowed: &[&'static str],
-) -> Result<&'static str, CodecError> {
-    match param(params, name) {
-        None => Ok(allowed[0]),
-        Some(value) => allowed
-            .iter()
-            .find(|a| a.eq_ignore_ascii_case(value))
-            .copied()
-            .ok_or_else(|| {
-                invalid(
-                    "param",
-                    name,
-                    value,
-                    model_id,
-                    &allowed.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                )
-            }),
-    }
+    params: &[Param],
+    options: RequestOptions,
+    body: &[u8],
+    input_count: u32,
+) -> Result<Embeddings, CodecError> {
+    let config = config(model_id, params, options)?;
+    let reply: Reply =
+        serde_json::from_slice(body).map_err(|e| codec_kit::unreadable(model_id, e, body))?;
+    let vectors: Vec<Vec<f32>> = reply.embeddings.into_iter().map(|e| e.embedding).collect();
+    codec_kit::check_vectors(model_id, &vectors, input_count, config.dimensions)?;
+    Ok(Embeddings {
+        vectors: Vectors::Values(vectors),
+        embedding_type: EmbeddingType::Float,
+        input_tokens: reply.input_token_count,
+    })
 }
 
 fn config(model_id: &str, params: &[Param], options: RequestOptions) -> Result<Config, CodecError> {
-    let allowed: Vec<String> = DIMENSIONS.iter().map(u32::to_string).collect();
-    let dimension = |origin: &str, value: &str| {
-        value
-            .parse::<u32>()
-            .ok()
-            .filter(|n| DIMENSIONS.contains(n))
-            .ok_or_else(|| invalid(origin, "dimensions", value, model_id, &allowed))
-    };
-    let from_param = match param(params, "dimensions") {
-        Some(value) => dimension("param", value)?,
+    codec_kit::find_model(NAME, model_id, MODELS)?;
+    // Nova's synchronous text embeddings are floats only.
+    codec_kit::embedding_type(params, options, model_id, &[EmbeddingType::Float])?;
+    let from_param = match codec_kit::param(params, "dimensions") {
+        Some(value) => {
+            codec_kit::number_in(Origin::Param, "dimensions", value, model_id, DIMENSIONS)?
+        }
         None => DEFAULT_DIMENSIONS,
     };
     let dimensions = match options.dimensions {
-        Some(n) => dimension("request option", &n.to_string())?,
+        Some(n) => codec_kit::number_in(
+            Origin::RequestOption,
+            "dimensions",
+            &n.to_string(),
+            model_id,
+            DIMENSIONS,
+        )?,
         None => from_param,
     };
     Ok(Config {
         dimensions,
-        purpose: choice(params, "embedding_purpose", model_id, PURPOSES)?,
-        truncation: choice(params, "truncation_mode", model_id, TRUNCATION)?,
+        purpose: codec_kit::choice(params, "embedding_purpose", model_id, PURPOSES, PURPOSES[0])?,
+        truncation: codec_kit::choice(
+            params,
+            "truncation_mode",
+            model_id,
+            TRUNCATION,
+            TRUNCATION[0],
+        )?,
     })
 }
 
@@ -310,27 +223,20 @@ mod tests {
     const MODEL: &str = "amazon.nova-2-multimodal-embeddings-v1:0";
 
     fn p(name: &str, value: &str) -> Param {
-        Param {
-            name: name.into(),
-            value: value.into(),
-        }
+        Param::new(name, value)
     }
 
     #[test]
     fn one_documented_body_per_text() {
-        let params = vec![
+        let params = [
             p("dimensions", "1024"),
             p("embedding_purpose", "text_retrieval"),
         ];
-        let calls = Component::encode(
-            MODEL.into(),
-            params,
-            RequestOptions {
-                dimensions: Some(256),
-            },
-            vec!["a".into(), "b".into()],
-        )
-        .unwrap();
+        let options = RequestOptions {
+            dimensions: Some(256),
+            ..RequestOptions::default()
+        };
+        let calls = encode(MODEL, &params, options, &["a".into(), "b".into()]).unwrap();
         assert_eq!(calls.len(), 2);
         let body: Value = serde_json::from_slice(&calls[1].body).unwrap();
         assert_eq!(
@@ -351,41 +257,42 @@ mod tests {
     fn decodes_the_documented_response() {
         let reply =
             json!({"embeddings": [{"embeddingType": "TEXT", "embedding": vec![0.25; 256]}]});
-        let out = Component::decode(
-            MODEL.into(),
-            vec![p("dimensions", "256")],
-            RequestOptions { dimensions: None },
-            reply.to_string().into_bytes(),
+        let out = decode(
+            MODEL,
+            &[p("dimensions", "256")],
+            RequestOptions::default(),
+            reply.to_string().as_bytes(),
             1,
         )
         .unwrap();
-        assert_eq!(out.vectors[0].len(), 256);
-        let err = Component::decode(
-            MODEL.into(),
-            vec![],
-            RequestOptions { dimensions: None },
-            b"{}".to_vec(),
-            1,
-        )
-        .unwrap_err();
+        assert_eq!(out.vectors, Vectors::Values(vec![vec![0.25; 256]]));
+        let err = decode(MODEL, &[], RequestOptions::default(), b"{}", 1).unwrap_err();
         assert!(matches!(err, CodecError::BadResponse(_)));
     }
 
     #[test]
     fn bad_values_name_the_allowed_ones() {
-        let err = Component::check(MODEL.into(), vec![p("dimensions", "512")]).unwrap_err();
+        let err = check(MODEL, &[p("dimensions", "512")]).unwrap_err();
         assert!(
             matches!(&err, CodecError::InvalidParam(m) if m.contains("256, 384, 1024, 3072")),
             "{err:?}"
         );
-        let err = Component::check(MODEL.into(), vec![p("truncation_mode", "MIDDLE")]).unwrap_err();
+        let err = check(MODEL, &[p("truncation_mode", "MIDDLE")]).unwrap_err();
         assert!(
             matches!(&err, CodecError::InvalidParam(m) if m.contains("END, START, NONE")),
             "{err:?}"
         );
         assert!(matches!(
-            Component::check("amazon.nova-2-multimodal-embeddings-v9".into(), vec![]),
+            check("amazon.nova-2-multimodal-embeddings-v9", &[]),
             Err(CodecError::UnsupportedModel(_))
+        ));
+        let int8 = RequestOptions {
+            embedding_type: Some(EmbeddingType::Int8),
+            ..RequestOptions::default()
+        };
+        assert!(matches!(
+            encode(MODEL, &[], int8, &["x".into()]),
+            Err(CodecError::InvalidParam(m)) if m.contains("allowed values are float")
         ));
     }
 }

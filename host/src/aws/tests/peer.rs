@@ -18,6 +18,9 @@ pub(super) enum Reply {
     Close,
     /// Read the request, then never answer.
     Hang,
+    /// Answer 200 with `body` and keep the connection open until the client closes it; the
+    /// time from the answer to the close is recorded ([`Peer::client_closes`]).
+    KeepAlive { body: &'static str },
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +41,7 @@ impl Seen {
 pub(super) struct Peer {
     pub(super) url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
+    closes: Arc<Mutex<Vec<Duration>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -54,18 +58,30 @@ impl Peer {
             .expect("bind 127.0.0.1");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let closes = Arc::new(Mutex::new(Vec::new()));
         let task = {
-            let seen = seen.clone();
+            let (seen, closes) = (seen.clone(), closes.clone());
             tokio::spawn(async move {
                 while let Ok((stream, _)) = listener.accept().await {
-                    let (seen, reply) = (seen.clone(), reply.clone());
+                    let (seen, closes, reply) = (seen.clone(), closes.clone(), reply.clone());
                     tokio::spawn(async move {
-                        let _ = serve(stream, &seen, &reply).await;
+                        let _ = serve(stream, &seen, &closes, &reply).await;
                     });
                 }
             })
         };
-        Peer { url, seen, task }
+        Peer {
+            url,
+            seen,
+            closes,
+            task,
+        }
+    }
+
+    /// For [`Reply::KeepAlive`]: how long after its answer each connection the client closed
+    /// stayed open.
+    pub(super) fn client_closes(&self) -> Vec<Duration> {
+        self.closes.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
     pub(super) fn requests(&self) -> Vec<Seen> {
@@ -76,6 +92,7 @@ impl Peer {
 async fn serve(
     mut stream: TcpStream,
     seen: &Mutex<Vec<Seen>>,
+    closes: &Mutex<Vec<Duration>>,
     reply: &Reply,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
@@ -119,6 +136,21 @@ async fn serve(
         Reply::Close => Ok(()),
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(())
+        }
+        Reply::KeepAlive { body } => {
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                 x-amzn-RequestId: req-keep-alive\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(response.as_bytes()).await?;
+            let answered = std::time::Instant::now();
+            // One request per connection here: the next read ends when the client closes.
+            while stream.read(&mut chunk).await? > 0 {}
+            if let Ok(mut c) = closes.lock() {
+                c.push(answered.elapsed());
+            }
             Ok(())
         }
         Reply::Http {
