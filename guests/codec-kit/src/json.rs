@@ -579,8 +579,60 @@ const fn stops_numbers(word: u64) -> bool {
 }
 
 /// Scans an array of numbers from `i` (just after its `[`) to its `]`.
-fn scan_numbers(text: &[u8], mut i: usize) -> Scan {
-    let mut commas = 0;
+fn scan_numbers(text: &[u8], i: usize) -> Scan {
+    #[cfg(target_arch = "wasm32")]
+    {
+        // 16 bytes a step with SIMD128 (wasmtime compiles it to SSE): ~4x fewer instructions
+        // than two 64-bit words a step over a dense Cohere body.
+        simd::scan_numbers(text, i)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        scan_numbers_swar(text, i, 0)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod simd {
+    use core::arch::wasm32::{
+        i64x2, u8x16_bitmask, u8x16_eq, u8x16_splat, v128, v128_and, v128_any_true, v128_or,
+    };
+
+    use super::{Scan, scan_numbers_swar};
+
+    /// [`super::scan_numbers`], 16 bytes a step while no byte can end the array; the rest (from
+    /// the block that may) by the word scan, which finds the exact byte.
+    #[target_feature(enable = "simd128")]
+    pub(super) fn scan_numbers(text: &[u8], mut i: usize) -> Scan {
+        let mut commas = 0;
+        while let Some(chunk) = text.get(i..).and_then(<[u8]>::first_chunk::<16>) {
+            let (a, b) = chunk.split_at(8);
+            let a = u64::from_le_bytes(a.try_into().unwrap_or_default());
+            let b = u64::from_le_bytes(b.try_into().unwrap_or_default());
+            let v = i64x2(a as i64, b as i64);
+            if v128_any_true(stops(v)) {
+                break;
+            }
+            commas += u8x16_bitmask(u8x16_eq(v, u8x16_splat(b','))).count_ones() as usize;
+            i += 16;
+        }
+        scan_numbers_swar(text, i, commas)
+    }
+
+    /// Lanes that may end a flat array of numbers or not belong in one: `[ ] { }` (and `Y`,
+    /// `y`, `_`, DEL, as [`super::has_bracket`] says), and `"`.
+    #[target_feature(enable = "simd128")]
+    fn stops(v: v128) -> v128 {
+        let bracket = u8x16_eq(
+            v128_and(v128_or(v, u8x16_splat(0x20)), u8x16_splat(0xF9)),
+            u8x16_splat(0x79),
+        );
+        v128_or(bracket, u8x16_eq(v, u8x16_splat(b'"')))
+    }
+}
+
+/// [`scan_numbers`] two 64-bit words a step, from `i` with `commas` counted before it.
+fn scan_numbers_swar(text: &[u8], mut i: usize, mut commas: usize) -> Scan {
     loop {
         // Two words per iteration while neither can end the array.
         while let Some(chunk) = text.get(i..).and_then(<[u8]>::first_chunk::<16>) {

@@ -169,7 +169,7 @@ fn json_response(
     };
     let mut buf = Vec::with_capacity(floats * per_float + vectors.len() * 48 + 128);
     let response = EmbeddingsResponse::new(model, vectors, embedding_type, prompt_tokens, format);
-    match serde_json::to_writer(&mut buf, &response) {
+    match response.write_json(&mut buf) {
         Ok(()) => (
             [(
                 header::CONTENT_TYPE,
