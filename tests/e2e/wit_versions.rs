@@ -7,7 +7,8 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bedrock_embed::codec::{Catalog, CodecError, EmbeddingType, RequestOptions};
-use bedrock_embed_tests::codec_dir::{guest_wasm, install, sandbox_with};
+use bedrock_embed_tests::codec_dir::{embedder_over, guest_wasm, install, sandbox_with};
+use bedrock_embed_tests::hosted::{emulator_secrets, entry, spicepod_text};
 
 static BOTH: LazyLock<Arc<Catalog>> = LazyLock::new(|| {
     let dir = tempfile::tempdir().unwrap().keep();
@@ -175,4 +176,29 @@ fn a_0_1_codec_refuses_embedding_types_by_name_and_serves_float() {
         )
         .unwrap();
     assert_eq!(calls.len(), 1);
+}
+
+/// A codec may accept an `embedding_type` param the host cannot write: the model fails to
+/// load, naming the param, the value and the types there are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedding_type_param_the_host_cannot_write_fails_the_load() {
+    let emulator = bedrock_emulator::spawn(bedrock_emulator::Config::new())
+        .await
+        .expect("emulator");
+    let catalog = tokio::task::spawn_blocking(|| BOTH.clone()).await.unwrap();
+    let text = spicepod_text(
+        &emulator,
+        &entry("odd", "test.v2-spans", "      embedding_type: float16\n"),
+    );
+    let err = match embedder_over(&catalog, &text, &emulator_secrets(&emulator)).await {
+        Ok(_) => panic!("a model with embedding_type float16 loaded"),
+        Err(err) => err.to_string(),
+    };
+    assert!(
+        err.contains(
+            "param embedding_type: \"float16\" is not an embedding type; use one of float, \
+             int8, uint8, binary, ubinary"
+        ),
+        "{err}"
+    );
 }

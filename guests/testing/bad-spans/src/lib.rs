@@ -19,8 +19,8 @@ wit_bindgen::generate!({
 });
 
 use bedrock_embed::codec::types::{
-    CodecError, CodecInfo, EmbeddingType, Embeddings, Invocation, Param, RequestOptions, Span,
-    Vectors,
+    CodecError, CodecInfo, EmbeddingType, Embeddings, Invocation, Param, ParamSpec, RequestOptions,
+    Span, Vectors,
 };
 use exports::bedrock_embed::codec::codec::Guest;
 
@@ -36,7 +36,14 @@ impl Guest for Component {
             name: "test-bad-spans".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             model_prefixes: vec!["test.v2-".into()],
-            params: vec![],
+            // Free-form: `check` accepts any value, so the host's own reading of the param
+            // is what a value it cannot write meets.
+            params: vec![ParamSpec {
+                name: "embedding_type".into(),
+                description: "Any value (the host refuses one it cannot write).".into(),
+                default_value: None,
+                allowed: vec![],
+            }],
         }
     }
 
